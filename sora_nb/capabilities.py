@@ -1,0 +1,242 @@
+"""What each model accepts, as data, and the check made before any request is sent.
+
+Gateways add models every month, so a model with no rules passes through unchecked. Users add or
+replace rules with :func:`register_model`::
+
+    sora_nb.capabilities.register_model("veo-3", dialect="openai",
+                                        sizes=["1280x720", "720x1280"], durations=[8])
+
+Rules are kept per request family, because the same model name takes different words on different
+endpoints: ``unified`` (``/v1/video/create``: size ``small``/``large``, ``duration`` seconds) and
+``openai`` (``/v1/videos``: size ``WIDTHxHEIGHT``, ``seconds``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from ._exceptions import ValidationError
+from .models import VideoRequest
+
+__all__ = [
+    "ORIENTATIONS",
+    "ModelRules",
+    "known_models",
+    "register_model",
+    "rules_for",
+    "validate_video_request",
+]
+
+ORIENTATIONS = ("portrait", "landscape")
+_WXH = re.compile(r"^\s*(\d{2,5})\s*[xX×]\s*(\d{2,5})\s*$")
+
+
+@dataclass(frozen=True)
+class ModelRules:
+    """The sizes and durations one model takes on one request family. The first is the default."""
+
+    sizes: tuple[str, ...]
+    durations: tuple[float, ...]
+    orientations: tuple[str, ...] = ORIENTATIONS
+
+    @property
+    def default_size(self) -> str:
+        return self.sizes[0]
+
+    @property
+    def default_duration(self) -> float:
+        return self.durations[0]
+
+
+# (family, model) -> rules. Families: "unified" and "openai" (see the module docstring).
+_RULES: dict[tuple[str, str], ModelRules] = {
+    ("unified", "sora-2"): ModelRules(sizes=("small", "large"), durations=(10, 15)),
+    ("unified", "sora-2-pro"): ModelRules(sizes=("large",), durations=(15, 25)),
+    ("openai", "sora-2"): ModelRules(sizes=("720x1280", "1280x720"), durations=(4, 8, 12)),
+    ("openai", "sora-2-pro"): ModelRules(
+        sizes=("720x1280", "1280x720", "1024x1792", "1792x1024"), durations=(4, 8, 12)
+    ),
+}
+_BUILTIN = dict(_RULES)
+
+# Size words mapped to OpenAI's sizes, by orientation, so `--size large --orientation landscape`
+# means the same thing on every dialect.
+_OPENAI_SIZE_WORDS = {
+    ("small", "portrait"): "720x1280",
+    ("small", "landscape"): "1280x720",
+    ("large", "portrait"): "1024x1792",
+    ("large", "landscape"): "1792x1024",
+}
+# What a unified-dialect request needs when the model has no rules and the user gave nothing.
+_UNIFIED_FALLBACK = ModelRules(sizes=("small",), durations=(10,))
+
+
+def _family(dialect: str) -> str:
+    return "openai" if dialect == "openai" else "unified"
+
+
+def register_model(
+    model: str,
+    *,
+    dialect: str = "unified",
+    sizes: Iterable[str],
+    durations: Iterable[float],
+    orientations: Iterable[str] = ORIENTATIONS,
+) -> ModelRules:
+    """Add or replace the rules for ``model`` on ``dialect``'s request family."""
+    rules = ModelRules(
+        sizes=tuple(sizes),
+        durations=tuple(float(d) for d in durations),
+        orientations=tuple(orientations),
+    )
+    if not rules.sizes or not rules.durations:
+        raise ValueError("a model needs at least one size and one duration")
+    _RULES[(_family(dialect), model)] = rules
+    return rules
+
+
+def forget_model(model: str, *, dialect: str = "unified") -> None:
+    """Remove user rules for ``model``; built-in rules come back."""
+    key = (_family(dialect), model)
+    if key in _BUILTIN:
+        _RULES[key] = _BUILTIN[key]
+    else:
+        _RULES.pop(key, None)
+
+
+def rules_for(model: str, dialect: str = "unified") -> ModelRules | None:
+    """The rules for ``model`` on ``dialect``, or None when the model is unknown (no checks)."""
+    return _RULES.get((_family(dialect), model))
+
+
+def known_models(dialect: str = "unified") -> list[str]:
+    """Models that have rules on ``dialect``'s family, in a stable order."""
+    family = _family(dialect)
+    return [m for (f, m) in _RULES if f == family]
+
+
+def _fmt(values: Iterable[object]) -> str:
+    return ", ".join(_num(v) if isinstance(v, float) else str(v) for v in values)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _check_duration(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValidationError(f"duration must be a number of seconds, not {value!r}")
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError(f"duration must be a number of seconds, not {value!r}") from None
+    if not seconds > 0 or seconds != seconds or seconds == float("inf"):
+        raise ValidationError(f"duration must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def validate_video_request(request: VideoRequest, dialect: str) -> VideoRequest:
+    """Check ``request`` against the model's rules and fill in defaults.
+
+    Returns the request as it will be sent (sizes in the family's own words). Raises
+    :class:`ValidationError` with one line naming the allowed values; nothing is sent then.
+    """
+    if not isinstance(request.prompt, str) or not request.prompt.strip():
+        raise ValidationError("the prompt is empty: say what the video should show")
+    if not isinstance(request.model, str) or not request.model.strip():
+        raise ValidationError("no model given (for example --model sora-2)")
+    if dialect == "chat":
+        given = [n for n in ("orientation", "size", "duration") if getattr(request, n) is not None]
+        if given or request.images:
+            given += ["images"] if request.images else []
+            raise ValidationError(
+                f"the chat dialect takes only a prompt; it cannot send {', '.join(given)} "
+                "(use dialect 'unified' or 'openai' for those)"
+            )
+        return request
+    orientation = request.orientation
+    if orientation is not None:
+        orientation = orientation.strip().lower()
+        if orientation not in ORIENTATIONS:
+            raise ValidationError(
+                f"orientation {request.orientation!r} is not one of {', '.join(ORIENTATIONS)}"
+            )
+    duration = _check_duration(request.duration)
+    family = _family(dialect)
+    rules = rules_for(request.model, dialect)
+    size = request.size.strip() if isinstance(request.size, str) else request.size
+    if size is not None and not isinstance(size, str):
+        raise ValidationError(f"size must be text such as 'small' or '1280x720', not {size!r}")
+
+    if family == "openai":
+        size, orientation = _openai_size(size, orientation, request.model, rules)
+    elif size is not None and _WXH.match(size) and rules is not None:
+        raise ValidationError(
+            f"{request.model} on the {dialect} dialect takes size {_fmt(rules.sizes)}, not {size!r}"
+        )
+
+    if rules is not None:
+        if orientation is not None and orientation not in rules.orientations:
+            raise ValidationError(
+                f"{request.model} takes orientation {_fmt(rules.orientations)}, not {orientation!r}"
+            )
+        if size is not None and size not in rules.sizes:
+            raise ValidationError(
+                f"{request.model} takes size {_fmt(rules.sizes)}, not {request.size!r}"
+                + (f" (as {size})" if size != request.size else "")
+            )
+        if duration is not None and duration not in rules.durations:
+            raise ValidationError(
+                f"{request.model} takes duration {_fmt(rules.durations)} seconds, "
+                f"not {_num(duration)}"
+            )
+    defaults = rules or (_UNIFIED_FALLBACK if family == "unified" else None)
+    if defaults is not None:
+        size = size if size is not None else defaults.default_size
+        duration = duration if duration is not None else defaults.default_duration
+    if family == "unified" and orientation is None:
+        orientation = "portrait"
+    if family == "openai" and orientation is None and size and _WXH.match(size):
+        w, h = (int(g) for g in _WXH.match(size).groups())  # type: ignore[union-attr]
+        orientation = "landscape" if w > h else "portrait"
+    return replace(
+        request, orientation=orientation, size=size, duration=duration, images=tuple(request.images)
+    )
+
+
+def _openai_size(
+    size: str | None, orientation: str | None, model: str, rules: ModelRules | None
+) -> tuple[str | None, str | None]:
+    """Turn size words into OpenAI sizes; check a WIDTHxHEIGHT against the orientation."""
+    if size is None:
+        if rules is not None and orientation is not None:
+            # The model's first size in the asked orientation.
+            for candidate in rules.sizes:
+                if _orientation_of(candidate) == orientation:
+                    return candidate, orientation
+        return size, orientation
+    key = (size.lower(), orientation or "portrait")
+    if key in _OPENAI_SIZE_WORDS:
+        return _OPENAI_SIZE_WORDS[key], orientation or "portrait"
+    match = _WXH.match(size)
+    if not match:
+        raise ValidationError(
+            f"size {size!r} is neither WIDTHxHEIGHT (e.g. 1280x720) nor one of small, large"
+        )
+    size = f"{int(match.group(1))}x{int(match.group(2))}"
+    actual = _orientation_of(size)
+    if orientation is not None and actual is not None and actual != orientation:
+        raise ValidationError(f"size {size} is {actual}, but orientation {orientation} was asked")
+    return size, orientation or actual
+
+
+def _orientation_of(size: str) -> str | None:
+    match = _WXH.match(size)
+    if not match:
+        return None
+    w, h = int(match.group(1)), int(match.group(2))
+    return "landscape" if w > h else "portrait" if h > w else None

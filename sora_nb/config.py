@@ -1,0 +1,60 @@
+"""Where settings come from: arguments first, then ``SORA_*`` environment variables. Pure."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from ._exceptions import ConfigError
+from .dialects import DIALECTS
+
+ENV_BASE_URL = "SORA_BASE_URL"
+ENV_API_KEY = "SORA_API_KEY"
+ENV_DIALECT = "SORA_DIALECT"
+DEFAULT_DIALECT = "unified"
+DEFAULT_MODEL = "sora-2"
+
+
+def normalize_base_url(url: str) -> str:
+    """The base URL in the OpenAI convention: ends in ``/v1``; a bare host gets ``/v1`` added.
+
+    >>> normalize_base_url("https://relay.example"), normalize_base_url("http://h:8/v1/")
+    ('https://relay.example/v1', 'http://h:8/v1')
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError("the base URL is empty")
+    text = url.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"base URL {text!r} must start with http:// or https:// and name a host")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"base URL {text!r} must not carry a query or fragment")
+    path = parts.path.rstrip("/")
+    if not path:
+        path = "/v1"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def resolve_dialect(dialect: str | None, env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    value = (dialect or env.get(ENV_DIALECT) or DEFAULT_DIALECT).strip().lower()
+    if value not in DIALECTS:
+        raise ConfigError(f"unknown dialect {value!r}: use one of {', '.join(DIALECTS)}")
+    return value
+
+
+def resolve_base_url(base_url: str | None, env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    value = base_url or env.get(ENV_BASE_URL)
+    if not value:
+        raise ConfigError(
+            f"no gateway configured: pass base_url=… or set {ENV_BASE_URL} "
+            "(e.g. https://relay.example/v1)"
+        )
+    return normalize_base_url(value)
+
+
+def resolve_api_key(api_key: str | None, env: Mapping[str, str] | None = None) -> str | None:
+    env = os.environ if env is None else env
+    return api_key if api_key is not None else (env.get(ENV_API_KEY) or None)

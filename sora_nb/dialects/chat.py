@@ -1,0 +1,295 @@
+"""Dialect ``chat``: POST /chat/completions, and what streamed chat text means. Pure.
+
+Video models on chat endpoints report their work in prose: a task id, progress numbers, then a
+link. Relays word it differently (languages, emoji, link text), so :class:`ChatTextScanner` reads
+by meaning, incrementally (each byte of text is scanned a bounded number of times, so a
+5,000-chunk stream stays linear).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .._exceptions import ProtocolError
+from ..models import ChatEvent, Job
+from ._base import HttpRequest, error_text
+
+__all__ = [
+    "ChatStreamState",
+    "ChatTextScanner",
+    "build_chat",
+    "completion_state",
+    "parse_chat_completion",
+]
+
+_ID_AFTER_LABEL = re.compile(
+    r"(?:task[ _-]?id|\bid|任务\s*id|任务编号)\s*[:：=]\s*[`'\"]?([A-Za-z0-9][A-Za-z0-9:_.\-]{5,})",
+    re.IGNORECASE,
+)
+_ID_BARE = re.compile(r"\b((?:task|video|gen)_[A-Za-z0-9][A-Za-z0-9_\-]{5,})\b")
+_PROGRESS_CONTEXT = re.compile(
+    r"进度|progress|🏃|生成中|processing|rendering|generating|%", re.IGNORECASE
+)
+# A number counts once something follows it, so "4" then "4" streamed is read as 44, not 4.
+_PROGRESS_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?)(?=\s*%|\.\.|[\s,;/)|]|$)")
+_MD_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?\s*\)")
+_BARE_URL = re.compile(r"https?://[^\s<>\"'`)\]]+")
+_VIDEO_EXT = re.compile(r"\.(?:mp4|webm|mov|m4v|mkv)(?:$|[?#])", re.IGNORECASE)
+_VIDEO_WORDS = re.compile(r"播放|play|video|视频|下载|download|watch|▶", re.IGNORECASE)
+_DONE_WORDS = re.compile(r"生成完成|完成|completed|succeeded|done|✅", re.IGNORECASE)
+_FAIL_WORDS = re.compile(r"失败|failed|failure|error|违规|rejected|❌", re.IGNORECASE)
+
+
+def build_chat(
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    model: str,
+    stream: bool = True,
+    **params: Any,
+) -> HttpRequest:
+    """The chat completion request; ``params`` (temperature, max_tokens, tools…) pass through."""
+    body: dict[str, Any] = {"model": model, "messages": list(messages), "stream": stream}
+    body.update({k: v for k, v in params.items() if v is not None})
+    return HttpRequest("POST", "chat/completions", "chat", json=body)
+
+
+class ChatTextScanner:
+    """Reads progress, task id and video links out of chat text as it grows.
+
+    Complete lines are scanned once for everything; the unfinished last line is scanned for
+    progress only, and only while it looks like a progress line.
+    """
+
+    def __init__(self) -> None:
+        self.progress: float | None = None
+        self.task_id: str | None = None
+        self.video_urls: list[str] = []
+        self.finished = False  # the text said it is done
+        self.failed_line: str | None = None
+        self._line = ""
+
+    def feed(self, delta: str) -> None:
+        if not delta:
+            return
+        self._line += delta
+        if "\n" in delta:
+            *complete, self._line = self._line.split("\n")
+            for line in complete:
+                self._scan_line(line)
+        if self._line and _PROGRESS_CONTEXT.search(self._line):
+            self._scan_progress(self._line, final=False)
+
+    def close(self) -> None:
+        """The text is complete: scan the last line fully."""
+        if self._line:
+            self._scan_line(self._line)
+            self._line = ""
+
+    def _scan_line(self, line: str) -> None:
+        if self.task_id is None:
+            match = _ID_AFTER_LABEL.search(line) or _ID_BARE.search(line)
+            if match:
+                self.task_id = match.group(1).rstrip(".`'\"")
+        if _PROGRESS_CONTEXT.search(line):
+            self._scan_progress(line, final=True)
+        for url in _video_links(line):
+            if url not in self.video_urls:
+                self.video_urls.append(url)
+        if _DONE_WORDS.search(line) and not _FAIL_WORDS.search(line):
+            self.finished = True
+        elif _FAIL_WORDS.search(line) and "http" not in line:
+            self.failed_line = line.strip(" >*_\t")
+
+    def _scan_progress(self, line: str, *, final: bool) -> None:
+        numbers = [float(m) for m in _PROGRESS_NUMBER.findall(line if final else line + "\0")]
+        numbers = [n for n in numbers if 0 <= n <= 100]
+        if numbers:
+            # Progress only grows; a smaller number later on the line is something else.
+            value = numbers[-1]
+            if self.progress is None or value >= self.progress:
+                self.progress = value
+
+
+def _video_links(line: str) -> Iterable[str]:
+    seen_in_md: set[str] = set()
+    for bang, label, url in _MD_LINK.findall(line):
+        seen_in_md.add(url)
+        if not url.lower().startswith(("http://", "https://")):
+            continue
+        if bang:  # an image: a thumbnail, unless the URL itself is a video file
+            if _VIDEO_EXT.search(url):
+                yield url
+            continue
+        if _VIDEO_EXT.search(url) or _VIDEO_WORDS.search(label):
+            yield url
+    for url in _BARE_URL.findall(line):
+        url = url.rstrip(".,;")
+        if url not in seen_in_md and _VIDEO_EXT.search(url):
+            yield url
+
+
+class ChatStreamState:
+    """Turns ``chat.completion.chunk`` payloads into :class:`ChatEvent` values.
+
+    Feed each SSE ``data`` field to :meth:`feed`; it returns an event, or None for payloads that
+    carry nothing (keep-alives, role-only deltas). ``[DONE]`` sets :attr:`done`.
+    """
+
+    def __init__(self) -> None:
+        self.scanner = ChatTextScanner()
+        self.parts: list[str] = []
+        self.done = False
+        self.finish_reason: str | None = None
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.usage: Mapping[str, Any] | None = None
+        self._text_len = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the gateway said the answer is finished (``[DONE]`` or a finish reason)."""
+        return self.done or self.finish_reason is not None
+
+    def feed(self, data: str) -> ChatEvent | None:
+        data = data.strip()
+        if not data:
+            return None
+        if data == "[DONE]":
+            self.done = True
+            self.scanner.close()
+            return None
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            return None  # some relays interleave non-JSON keep-alive data
+        if not isinstance(chunk, Mapping):
+            return None
+        if "error" in chunk and not chunk.get("choices"):
+            raise ProtocolError(
+                f"the gateway reported an error mid-stream: {error_text(chunk['error'])}"
+            )
+        delta_text = ""
+        tool_deltas: list[Mapping[str, Any]] = []
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, Mapping):
+                continue
+            delta = choice.get("delta") or choice.get("message") or {}
+            content = delta.get("content") if isinstance(delta, Mapping) else None
+            if isinstance(content, str):
+                delta_text += content
+            calls = delta.get("tool_calls") if isinstance(delta, Mapping) else None
+            if isinstance(calls, list):
+                tool_deltas.extend(c for c in calls if isinstance(c, Mapping))
+            if choice.get("finish_reason"):
+                self.finish_reason = str(choice["finish_reason"])
+        if isinstance(chunk.get("usage"), Mapping):
+            self.usage = chunk["usage"]
+        self._merge_tool_calls(tool_deltas)
+        if delta_text:
+            self.parts.append(delta_text)
+            self.scanner.feed(delta_text)
+        if self.finish_reason is not None:
+            self.scanner.close()
+        if not delta_text and not tool_deltas and self.finish_reason is None and not self.usage:
+            return None
+        return self.event(delta_text, chunk)
+
+    def event(self, delta_text: str, raw: Mapping[str, Any] | None = None) -> ChatEvent:
+        scanner = self.scanner
+        return ChatEvent(
+            text=delta_text,
+            full_text=self.text,
+            progress=scanner.progress,
+            task_id=scanner.task_id,
+            video_urls=tuple(scanner.video_urls),
+            finish_reason=self.finish_reason,
+            tool_calls=tuple(self.tool_calls[i] for i in sorted(self.tool_calls)),
+            usage=self.usage,
+            raw=raw or {},
+        )
+
+    def job(self, *, dialect: str, model: str | None = None, prompt: str | None = None) -> Job:
+        """What the text says about the video job it is about.
+
+        Completed once a video link appears; failed when the answer is complete without one and
+        its text reports a failure (or simply ends); otherwise still running.
+        """
+        scanner = self.scanner
+        error = None
+        if scanner.video_urls:
+            status = "completed"
+        elif self.complete:
+            status = "failed"
+            error = scanner.failed_line or (
+                "the answer ended without a video link: "
+                + (self.text.strip().splitlines() or ["(no text)"])[-1][:200]
+            )
+        elif scanner.progress is not None:
+            status = "in_progress"
+        else:
+            status = "queued"
+        return Job(
+            id=scanner.task_id or "",
+            status=status,  # type: ignore[arg-type]
+            dialect=dialect,
+            progress=100.0 if status == "completed" else scanner.progress,
+            model=model,
+            prompt=prompt,
+            video_url=scanner.video_urls[-1] if scanner.video_urls else None,
+            error=error,
+            raw={"text": self.text},
+        )
+
+    def _merge_tool_calls(self, deltas: list[Mapping[str, Any]]) -> None:
+        # Streamed tool calls arrive as fragments keyed by index; arguments are concatenated.
+        for delta in deltas:
+            index = delta.get("index", len(self.tool_calls))
+            call = self.tool_calls.setdefault(
+                int(index) if isinstance(index, int) else len(self.tool_calls),
+                {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+            )
+            if delta.get("id"):
+                call["id"] = delta["id"]
+            function = delta.get("function") or {}
+            if isinstance(function, Mapping):
+                if function.get("name"):
+                    call["function"]["name"] += str(function["name"])
+                if function.get("arguments"):
+                    call["function"]["arguments"] += str(function["arguments"])
+
+
+def parse_chat_completion(body: Any) -> ChatEvent:
+    """A non-streamed ``chat.completion`` answer as one ChatEvent holding the whole text."""
+    state = completion_state(body)
+    return state.event(state.text, body)
+
+
+def completion_state(body: Any) -> ChatStreamState:
+    """The state a whole non-streamed ``chat.completion`` leaves, as if it had been streamed."""
+    if not isinstance(body, Mapping):
+        raise ProtocolError("the chat answer is not a JSON object")
+    state = ChatStreamState()
+    message: Any = None
+    choices = body.get("choices") or []
+    if choices and isinstance(choices[0], Mapping):
+        message = choices[0].get("message") or {}
+        state.finish_reason = choices[0].get("finish_reason")
+    content = message.get("content") if isinstance(message, Mapping) else None
+    text = content if isinstance(content, str) else ""
+    state.parts.append(text)
+    state.scanner.feed(text)
+    state.scanner.close()
+    if isinstance(message, Mapping) and isinstance(message.get("tool_calls"), list):
+        for i, call in enumerate(message["tool_calls"]):
+            if isinstance(call, Mapping):
+                state.tool_calls[i] = dict(call)
+    if isinstance(body.get("usage"), Mapping):
+        state.usage = body["usage"]
+    state.done = True
+    return state

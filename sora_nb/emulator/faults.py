@@ -1,0 +1,173 @@
+"""Fault injection: what a flaky relay does to requests, scripted (`times`) or random (`rate`).
+
+    emu.add_fault(Fault(kind="poll", action="status", status=429, headers={"Retry-After": "1"},
+                        times=2))
+
+Actions:
+- ``status``: answer ``status`` with an OpenAI-shaped error body and ``headers``;
+- ``quota``: 429 with ``type: insufficient_quota`` (an empty balance; no retry helps);
+- ``reset``: abort the TCP connection (RST) without any answer; a create is still carried out
+  first, so the job exists server-side although the client never learns its id;
+- ``close``: like ``reset`` but a clean close (FIN): the client sees "server disconnected";
+- ``slow``: wait ``delay`` seconds, then answer normally (a create is carried out before the wait);
+- ``malformed``: 200 with a truncated JSON body;
+- ``cut_stream``: a streamed answer (chat SSE, a download) stops after ``after_chunks`` chunks and
+  the connection closes mid-body;
+- ``fail_job``: the job is accepted but fails while rendering, with ``message`` as the reason.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+__all__ = ["ACTIONS", "KINDS", "Fault", "FaultSet", "error_body"]
+
+KINDS = (
+    "create",
+    "poll",
+    "download",
+    "chat",
+    "images",
+    "list",
+    "delete",
+    "remix",
+    "cdn",
+    "other",
+)
+ACTIONS = ("status", "quota", "reset", "close", "slow", "malformed", "cut_stream", "fail_job")
+
+# Which request kinds an action can affect; a fault is only spent on requests it can affect.
+_APPLIES = {
+    "cut_stream": {"chat", "download", "cdn"},
+    "fail_job": {"create", "chat", "remix"},
+}
+
+DEFAULT_FAIL_REASON = "content policy violation: the request was flagged by the moderation system"
+
+_DEFAULT_ERRORS = {
+    400: ("invalid_request_error", None, "Invalid request."),
+    401: ("invalid_request_error", "invalid_api_key", "Invalid authentication."),
+    403: ("permission_error", "forbidden", "You are not allowed to access this resource."),
+    404: ("invalid_request_error", "not_found", "Not found."),
+    408: ("server_error", "timeout", "Request timed out."),
+    409: ("invalid_request_error", "conflict", "Conflict."),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached. Please try again later."),
+    500: ("server_error", "internal_error", "The server had an error while processing your request."),
+    502: ("upstream_error", "bad_gateway", "Bad gateway: the upstream provider did not answer."),
+    503: ("server_error", "service_unavailable", "The server is overloaded or not ready yet."),
+    504: ("server_error", "gateway_timeout", "Gateway timeout."),
+}
+
+
+def error_body(
+    status: int, message: str | None = None, type: str | None = None, code: str | None = None
+) -> dict:
+    """OpenAI-shaped error body, with defaults for the status."""
+    d_type, d_code, d_msg = _DEFAULT_ERRORS.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None, "Error.")
+    )
+    return {
+        "error": {
+            "message": message if message is not None else d_msg,
+            "type": type or d_type,
+            "param": None,
+            "code": code if code is not None else d_code,
+        }
+    }
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour. `kind` is the request kind it matches ("any" for all)."""
+
+    kind: str = "any"
+    action: str = "status"
+    rate: float | None = None
+    times: int | None = None
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+    delay: float = 0.0
+    after_chunks: int = 0
+    quota: bool = False
+    type: str | None = None
+    code: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind != "any" and self.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; one of {('any', *KINDS)}")
+        if self.action not in ACTIONS:
+            raise ValueError(f"unknown fault action {self.action!r}; one of {ACTIONS}")
+        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        if self.times is not None and self.times < 0:
+            raise ValueError("times must be >= 0")
+        if self.quota and self.action == "status":
+            self.action = "quota"
+        if self.action == "quota":
+            self.status = 429
+
+    def applies_to(self, kind: str) -> bool:
+        if self.kind not in ("any", kind):
+            return False
+        allowed = _APPLIES.get(self.action)
+        return allowed is None or kind in allowed
+
+    def body(self) -> dict:
+        if self.action == "quota":
+            return error_body(
+                429,
+                self.message
+                or "You exceeded your current quota, please check your plan and billing details.",
+                self.type or "insufficient_quota",
+                self.code or "insufficient_quota",
+            )
+        return error_body(self.status, self.message, self.type, self.code)
+
+    @property
+    def reason(self) -> str:
+        """Failure reason for `fail_job`."""
+        return self.message or DEFAULT_FAIL_REASON
+
+
+class FaultSet:
+    """The active faults, consulted once per request; the first matching fault wins."""
+
+    def __init__(self, faults: Iterable[Fault] | None, rng: random.Random) -> None:
+        # Copies: `times` counts down here, the caller's Fault objects stay as written.
+        self._faults: list[Fault] = [replace(f) for f in faults or []]
+        self._rng = rng
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(replace(fault))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def snapshot(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def pick(self, kind: str) -> Fault | None:
+        with self._lock:
+            for fault in list(self._faults):
+                if not fault.applies_to(kind):
+                    continue
+                if fault.times is not None and fault.times <= 0:
+                    self._faults.remove(fault)
+                    continue
+                # Draw only for faults with a rate, so scripted faults don't shift the sequence.
+                if fault.rate is not None and self._rng.random() >= fault.rate:
+                    continue
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                return fault
+            return None

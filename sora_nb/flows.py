@@ -1,0 +1,202 @@
+"""Each client operation as a generator of steps, shared by the sync and async clients.
+
+A flow yields :class:`Send`, :class:`Sleep` or :class:`Notify` and is sent back the result (a
+:class:`Reply` for Send). Transport and gateway errors are thrown into the flow, which decides
+whether to retry. The two drivers in ``client.py`` are the only code that does I/O, so the logic
+of retries, polling and deadlines exists once. Pure: no sockets, no sleeping, no clock of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from . import _exceptions as E
+from .dialects import HttpRequest
+from .dialects.chat import ChatStreamState
+from .models import Job
+from .polling import PollSchedule
+from .retry import RetryPolicy
+
+log = logging.getLogger("sora_nb")
+
+# A poll may fail now and then (a 500, a reset, a malformed answer); the wait goes on through up
+# to this many failures in a row before giving up.
+MAX_POLL_FAILURES = 8
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer with a 2xx/3xx status, fully read."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+@dataclass(frozen=True)
+class Send:
+    request: HttpRequest
+    stream: bool = False  # the driver hands back the open response instead of a Reply
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Notify:
+    job: Job
+
+
+Flow = Generator[Send | Sleep | Notify, Any, Any]
+
+_WHAT = {
+    "create": "creating the video job",
+    "poll": "asking for the job's status",
+    "list": "listing videos",
+    "delete": "deleting the video",
+    "remix": "creating the remix",
+    "content": "downloading the video",
+    "chat": "sending the chat request",
+    "images": "generating images",
+}
+
+
+def describe(request: HttpRequest) -> str:
+    """What a request is doing, for error messages ("… while creating the video job")."""
+    return _WHAT.get(request.kind, f"calling {request.path}")
+
+
+def send(request: HttpRequest, policy: RetryPolicy, *, stream: bool = False) -> Flow:
+    """Send ``request``, retrying as ``policy`` allows. Returns the Reply (or open response)."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return (yield Send(request, stream=stream))
+        except E.SoraError as exc:
+            delay = policy.delay(exc, attempt, creates=request.creates)
+            if delay is None:
+                if (
+                    request.creates
+                    and isinstance(exc, E.TransportError)
+                    and not isinstance(exc, E.ConnectError | E.StreamInterrupted)
+                ):
+                    raise E.SubmissionUnknown(
+                        f"{exc} — the request may have reached the gateway, so it was not sent "
+                        "again (that could start and bill a second job); check the gateway's job "
+                        "list before retrying"
+                    ) from exc
+                raise
+            log.info("retrying %s in %.1fs after: %s", request.kind, delay, exc)
+            yield Sleep(delay)
+
+
+def call(request: HttpRequest, policy: RetryPolicy, parse: Callable[[Reply], Any]) -> Flow:
+    """Send with retries and parse the answer."""
+    reply = yield from send(request, policy)
+    return parse(reply)
+
+
+def wait(
+    job_id: str,
+    *,
+    dialect: ModuleType,
+    policy: RetryPolicy,
+    schedule: PollSchedule,
+    clock: Callable[[], float],
+    timeout: float | None,
+    parse: Callable[[Reply], Job],
+    last: Job | None = None,
+) -> Flow:
+    """Poll until the job ends. Returns the completed Job; raises GenerationFailed / PollTimeout."""
+    if timeout is not None and timeout <= 0:
+        raise E.ValidationError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    request = (
+        dialect.build_query(job_id)
+        if hasattr(dialect, "build_query")
+        else dialect.build_retrieve(job_id)
+    )
+    deadline = None if timeout is None else clock() + timeout
+    failures = 0
+    while True:
+        job: Job | None = None
+        try:
+            reply = yield from send(request, policy)
+            job = parse(reply)
+            failures = 0
+        except (E.TransportError, E.ServerError, E.RateLimitError, E.ProtocolError) as exc:
+            if isinstance(exc, E.QuotaExceeded):
+                raise
+            failures += 1
+            if failures > MAX_POLL_FAILURES:
+                raise
+            log.info("poll %d of %s failed, going on: %s", failures, job_id, exc)
+        if job is not None:
+            if job.changed_from(last):
+                yield Notify(job)
+            last = job
+            if job.status == "completed":
+                return job
+            if job.done:
+                reason = job.error or f"the gateway reported the job {job.status}"
+                raise E.GenerationFailed(
+                    f"video job {job_id} {job.status}: {reason}", job=job, reason=job.error
+                )
+            schedule.observe(clock(), job.progress)
+        now = clock()
+        if deadline is not None and now >= deadline:
+            state = (
+                f"{last.status}"
+                + (f" at {last.progress:.0f}%" if last and last.progress is not None else "")
+                if last
+                else "unknown"
+            )
+            raise E.PollTimeout(
+                f"video job {job_id} still {state} after {timeout:g}s; it may still finish — "
+                f"wait again with its id",
+                job_id=job_id,
+                job=last,
+            )
+        hint = job.poll_after if job is not None else None
+        if job is None:
+            # A failed poll: back off as the schedule does when it knows nothing.
+            hint = max(hint or 0.0, min(schedule.max_interval, 2.0**failures * 0.5))
+        yield Sleep(schedule.next_delay(now, hint=hint, deadline=deadline))
+
+
+class ChatVideoTracker:
+    """Follows a video made through the chat dialect: Jobs from the stream's text. Pure."""
+
+    def __init__(self, *, model: str, prompt: str) -> None:
+        self.model = model
+        self.prompt = prompt
+        self.state: ChatStreamState | None = None
+        self.last: Job | None = None
+
+    def update(self, state: ChatStreamState) -> Job | None:
+        """The Job the text now describes, when it differs from the last one."""
+        self.state = state
+        job = state.job(dialect="chat", model=self.model, prompt=self.prompt)
+        if job.status == "failed" or not job.changed_from(self.last):
+            return None
+        self.last = job
+        return job
+
+    def result(self) -> Job:
+        """The finished job; GenerationFailed when the answer ended without a video."""
+        if self.state is None:
+            raise E.GenerationFailed(
+                "the chat answer was empty", job=Job("", "failed", "chat"), reason="empty answer"
+            )
+        job = self.state.job(dialect="chat", model=self.model, prompt=self.prompt)
+        if job.status != "completed":
+            raise E.GenerationFailed(
+                f"video through chat failed: {job.error}", job=job, reason=job.error
+            )
+        return job
