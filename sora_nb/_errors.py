@@ -76,7 +76,8 @@ def from_transport(
 ) -> E.SoraError:
     """A transport failure (no HTTP answer) as sora_nb's error."""
     detail = scrub(str(exc) or type(exc).__name__, secrets)
-    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
+    # A pool timeout never got a connection either: nothing was sent.
+    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.PoolTimeout):
         return E.ConnectError(f"could not connect to the gateway while {what}: {detail}")
     if isinstance(exc, httpx.TimeoutException):
         return E.TimeoutError(f"the gateway did not answer in time while {what}: {detail}")

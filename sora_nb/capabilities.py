@@ -218,6 +218,9 @@ def _openai_size(
             for candidate in rules.sizes:
                 if _orientation_of(candidate) == orientation:
                     return candidate, orientation
+            raise ValidationError(
+                f"{model} has no {orientation} size; it takes size {_fmt(rules.sizes)}"
+            )
         return size, orientation
     key = (size.lower(), orientation or "portrait")
     if key in _OPENAI_SIZE_WORDS:

@@ -72,8 +72,12 @@ def describe(request: HttpRequest) -> str:
     return _WHAT.get(request.kind, f"calling {request.path}")
 
 
-def send(request: HttpRequest, policy: RetryPolicy, *, stream: bool = False) -> Flow:
-    """Send ``request``, retrying as ``policy`` allows. Returns the Reply (or open response)."""
+def send(request: HttpRequest, policy: RetryPolicy, *, stream: bool = False,
+         deadline: float | None = None, clock: Callable[[], float] | None = None) -> Flow:
+    """Send ``request``, retrying as ``policy`` allows. Returns the Reply (or open response).
+
+    With a ``deadline`` (and its ``clock``), no retry waits past it: the error is raised instead.
+    """
     attempt = 0
     while True:
         attempt += 1
@@ -81,6 +85,9 @@ def send(request: HttpRequest, policy: RetryPolicy, *, stream: bool = False) -> 
             return (yield Send(request, stream=stream))
         except E.SoraError as exc:
             delay = policy.delay(exc, attempt, creates=request.creates)
+            if delay is not None and deadline is not None and clock is not None and \
+                    clock() + delay > deadline:
+                delay = None
             if delay is None:
                 if (
                     request.creates
@@ -127,7 +134,7 @@ def wait(
     while True:
         job: Job | None = None
         try:
-            reply = yield from send(request, policy)
+            reply = yield from send(request, policy, deadline=deadline, clock=clock)
             job = parse(reply)
             failures = 0
         except (E.TransportError, E.ServerError, E.RateLimitError, E.ProtocolError) as exc:

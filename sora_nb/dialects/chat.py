@@ -22,6 +22,7 @@ __all__ = [
     "ChatTextScanner",
     "build_chat",
     "completion_state",
+    "job_from_event",
     "parse_chat_completion",
 ]
 
@@ -34,7 +35,8 @@ _PROGRESS_CONTEXT = re.compile(
     r"进度|progress|🏃|生成中|processing|rendering|generating|%", re.IGNORECASE
 )
 # A number counts once something follows it, so "4" then "4" streamed is read as 44, not 4.
-_PROGRESS_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?)(?=\s*%|\.\.|[\s,;/)|]|$)")
+_PROGRESS_NUMBER = re.compile(r"(?<!\w)(?<!\d\.)(\d{1,3}(?:\.\d+)?)(?=\s*%|\.\.|[\s,;/)|]|$)")
+_CONTEXT_SPAN = 12  # longest progress keyword, in characters: how far back a new chunk looks
 _MD_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?\s*\)")
 _BARE_URL = re.compile(r"https?://[^\s<>\"'`)\]]+")
 _VIDEO_EXT = re.compile(r"\.(?:mp4|webm|mov|m4v|mkv)(?:$|[?#])", re.IGNORECASE)
@@ -60,7 +62,9 @@ class ChatTextScanner:
     """Reads progress, task id and video links out of chat text as it grows.
 
     Complete lines are scanned once for everything; the unfinished last line is scanned for
-    progress only, and only while it looks like a progress line.
+    progress only, and only once a progress word has appeared on it (found by looking at each
+    new chunk, not the whole line). Text inside ``` fences (relays echo the prompt there) is
+    never read as progress.
     """
 
     def __init__(self) -> None:
@@ -70,16 +74,25 @@ class ChatTextScanner:
         self.finished = False  # the text said it is done
         self.failed_line: str | None = None
         self._line = ""
+        self._line_is_progress = False
+        self._in_fence = False
 
     def feed(self, delta: str) -> None:
         if not delta:
             return
+        start = max(0, len(self._line) - _CONTEXT_SPAN)
         self._line += delta
         if "\n" in delta:
             *complete, self._line = self._line.split("\n")
             for line in complete:
                 self._scan_line(line)
-        if self._line and _PROGRESS_CONTEXT.search(self._line):
+            start = 0
+            self._line_is_progress = False
+        if not self._line or self._in_fence or self._line.lstrip().startswith("```"):
+            return
+        if not self._line_is_progress:
+            self._line_is_progress = bool(_PROGRESS_CONTEXT.search(self._line, start))
+        if self._line_is_progress:
             self._scan_progress(self._line, final=False)
 
     def close(self) -> None:
@@ -89,6 +102,11 @@ class ChatTextScanner:
             self._line = ""
 
     def _scan_line(self, line: str) -> None:
+        if line.lstrip().startswith("```"):
+            self._in_fence = not self._in_fence
+            return
+        if self._in_fence:
+            return
         if self.task_id is None:
             match = _ID_AFTER_LABEL.search(line) or _ID_BARE.search(line)
             if match:
@@ -170,7 +188,7 @@ class ChatStreamState:
             return None  # some relays interleave non-JSON keep-alive data
         if not isinstance(chunk, Mapping):
             return None
-        if "error" in chunk and not chunk.get("choices"):
+        if chunk.get("error") and not chunk.get("choices"):
             raise ProtocolError(
                 f"the gateway reported an error mid-stream: {error_text(chunk['error'])}"
             )
@@ -293,3 +311,20 @@ def completion_state(body: Any) -> ChatStreamState:
         state.usage = body["usage"]
     state.done = True
     return state
+
+
+def job_from_event(event: ChatEvent, *, model: str | None = None,
+                   prompt: str | None = None) -> Job:
+    """The video job a stream's text describes so far (completed once a link appears)."""
+    url = event.video_url
+    status = "completed" if url else "in_progress" if event.progress is not None else "queued"
+    return Job(
+        id=event.task_id or "",
+        status=status,
+        dialect="chat",
+        progress=100.0 if url else event.progress,
+        model=model,
+        prompt=prompt,
+        video_url=url,
+        raw={"text": event.full_text},
+    )

@@ -62,6 +62,12 @@ def parse_job(
     progress = to_progress(body.get("progress"))
     if progress is None:
         progress = to_progress(pending.get("progress_pct"), fraction=True)
+    inner = pending.get("status")
+    if status == "queued" and (
+        (isinstance(inner, str) and normalize_status(inner) == "in_progress") or (progress or 0) > 0
+    ):
+        # Relays say "pending" for the whole run; the detail (or moving progress) knows better.
+        status = "in_progress"
     if status == "completed":
         progress = 100.0
     video_url = first(body.get("video_url"), detail.get("url"), body.get("url"))

@@ -91,19 +91,39 @@ def last_user_text(messages: Any) -> tuple[str, list[str]]:
 def chat_video_params(model: str, prompt: str) -> tuple[str, float]:
     """Orientation and duration a chat relay infers from the model name and the prompt."""
     text = f"{model} {prompt}".lower()
-    if "landscape" in text or "横屏" in text:
-        orientation = "landscape"
-    else:
-        orientation = "portrait"
+    orientation = "landscape" if "landscape" in text or "横屏" in text else "portrait"
     m = re.search(r"(\d+)s\b", model.lower())
     seconds = float(m.group(1)) if m else 10.0
     return orientation, seconds
 
 
 _WORDS = (
-    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
-    "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
-).split()
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "yankee",
+    "zulu",
+)
 
 
 def ordinary_reply(model: str, messages: Any, seed: int | None, min_chunks: int = 0) -> str:

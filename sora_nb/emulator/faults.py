@@ -55,7 +55,11 @@ _DEFAULT_ERRORS = {
     408: ("server_error", "timeout", "Request timed out."),
     409: ("invalid_request_error", "conflict", "Conflict."),
     429: ("requests", "rate_limit_exceeded", "Rate limit reached. Please try again later."),
-    500: ("server_error", "internal_error", "The server had an error while processing your request."),
+    500: (
+        "server_error",
+        "internal_error",
+        "The server had an error while processing your request.",
+    ),
     502: ("upstream_error", "bad_gateway", "Bad gateway: the upstream provider did not answer."),
     503: ("server_error", "service_unavailable", "The server is overloaded or not ready yet."),
     504: ("server_error", "gateway_timeout", "Gateway timeout."),

@@ -36,7 +36,9 @@ class Ids:
 
     def __init__(self, seed: int | None) -> None:
         self._rng: random.Random = (
-            random.Random(f"sora-emulator-ids:{seed}") if seed is not None else random.SystemRandom()
+            random.Random(f"sora-emulator-ids:{seed}")
+            if seed is not None
+            else random.SystemRandom()
         )
 
     def _pick(self, alphabet: str, n: int) -> str:
@@ -303,14 +305,18 @@ class JobStore:
                 )
             return job.render
 
-    def add_image(self, prompt: str, width: int, height: int, index: int) -> tuple[str, bytes]:
-        data = png_image(prompt, seed=self._config().seed, width=width, height=height, index=index)
+    def new_image_token(self) -> str:
         with self.lock:
-            token = self.ids.token()
-            path = self.dir / f"{token}.png"
-            path.write_bytes(data)
+            return self.ids.token()
+
+    def save_image(self, token: str, prompt: str, width: int, height: int, index: int) -> bytes:
+        """Render a PNG for `token` (any thread) and keep it for the CDN."""
+        data = png_image(prompt, seed=self._config().seed, width=width, height=height, index=index)
+        path = self.dir / f"{token}.png"
+        path.write_bytes(data)
+        with self.lock:
             self._images[token] = path
-        return token, data
+        return data
 
     def image_path(self, token: str) -> Path | None:
         return self._images.get(token)

@@ -74,8 +74,8 @@ class Style:
 
 def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
     """The rendered size for a reported size: scaled, even (H.264 4:2:0 needs it), at least 16."""
-    w = max(16, int(round(width * scale / 2)) * 2)
-    h = max(16, int(round(height * scale / 2)) * 2)
+    w = max(16, round(width * scale / 2) * 2)
+    h = max(16, round(height * scale / 2) * 2)
     return w, h
 
 
@@ -84,7 +84,7 @@ def _yuv(r: float, g: float, b: float) -> tuple[int, int, int]:
     y = 16 + 65.481 * r + 128.553 * g + 24.966 * b
     u = 128 - 37.797 * r - 74.203 * g + 112.0 * b
     v = 128 + 112.0 * r - 93.786 * g - 18.214 * b
-    return tuple(max(0, min(255, int(round(c)))) for c in (y, u, v))  # type: ignore[return-value]
+    return tuple(max(0, min(255, round(c))) for c in (y, u, v))  # type: ignore[return-value]
 
 
 class _Painter:
@@ -132,7 +132,7 @@ def _fill(rows: list[bytes], x: int, y: int, w: int, h: int, value: int) -> None
 
 def _to_frame(planes: tuple[list[bytes], ...], width: int, height: int, fmt: str) -> av.VideoFrame:
     frame = av.VideoFrame(width, height, fmt)
-    for plane, rows in zip(frame.planes, planes):
+    for plane, rows in zip(frame.planes, planes, strict=True):
         pad = bytes(plane.line_size - len(rows[0]))
         plane.update(b"".join(rows) if not pad else pad.join(rows) + pad)
     return frame
@@ -186,7 +186,9 @@ def render_video(
 
     # Spritesheet: four moments side by side, one JPEG.
     shots = [painter.planes(seconds * k / 4, seconds) for k in range(4)]
-    sheet = tuple([b"".join(s[p][r] for s in shots) for r in range(len(shots[0][p]))] for p in range(3))
+    sheet = tuple(
+        [b"".join(s[p][r] for s in shots) for r in range(len(shots[0][p]))] for p in range(3)
+    )
     spritesheet = out_dir / f"{stem}.jpg"
     spritesheet.write_bytes(
         _encode_image(_to_frame(sheet, width * 4, height, "yuvj420p"), "mjpeg", "yuvj420p")
@@ -229,7 +231,9 @@ def free_box_header(padding: int) -> bytes:
     return struct.pack(">I4sQ", 1, b"free", padding)  # 64-bit "largesize" form
 
 
-def iter_padded(path: Path, padding: int, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+def iter_padded(
+    path: Path, padding: int, start: int = 0, end: int | None = None, *, file_chunk: int = CHUNK
+) -> Iterator[bytes]:
     """Bytes [start, end) of the file followed by a `free` box of `padding` bytes, in chunks.
 
     The padding is yielded as slices of one shared zero buffer, so memory stays flat for any size.
@@ -242,7 +246,7 @@ def iter_padded(path: Path, padding: int, start: int = 0, end: int | None = None
         with path.open("rb") as f:
             f.seek(pos)
             while pos < min(end, size):
-                data = f.read(min(CHUNK, min(end, size) - pos))
+                data = f.read(min(file_chunk, min(end, size) - pos))
                 if not data:
                     break
                 pos += len(data)

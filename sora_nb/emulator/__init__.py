@@ -1,0 +1,20 @@
+"""A local stand-in for OpenAI-compatible video gateways ("relays"), for tests and tutorials.
+
+It speaks every dialect sora_nb knows (unified /v1/video/*, OpenAI /v1/videos, streamed chat,
+images), renders real H.264 files served from a second "CDN" origin, and injects faults.
+
+    from sora_nb.emulator import serve, Fault
+    with serve(job_seconds=1, seed=7, faults=[Fault(kind="poll", status=503, times=1)]) as emu:
+        emu.base_url   # "http://127.0.0.1:<port>/v1"
+
+Command line: `python -m sora_nb.emulator --port 8000`.
+Needs the `emulator` extra (starlette, uvicorn, av).
+"""
+
+from __future__ import annotations
+
+from .faults import Fault
+from .jobs import JobInfo
+from .server import Emulator, EmulatorConfig, RequestRecord, serve
+
+__all__ = ["Emulator", "EmulatorConfig", "Fault", "JobInfo", "RequestRecord", "serve"]

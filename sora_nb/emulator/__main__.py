@@ -1,0 +1,74 @@
+"""`python -m sora_nb.emulator`: run the emulator in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+
+from .server import serve
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m sora_nb.emulator",
+        description="Local stand-in for OpenAI-compatible video gateways (all sora_nb dialects).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="gateway port (0: any free port)")
+    parser.add_argument(
+        "--cdn-port", type=int, default=0, help="port of the CDN origin (0: any free port)"
+    )
+    parser.add_argument("--job-seconds", type=float, default=10.0, help="render time of one job")
+    parser.add_argument("--concurrency", type=int, default=4, help="jobs rendering at once")
+    parser.add_argument("--seed", type=int, default=None, help="deterministic ids and content")
+    parser.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        default=None,
+        help="accept only the bearer key held in this environment variable",
+    )
+    parser.add_argument("--render-scale", type=float, default=0.25)
+    parser.add_argument("--poll-hint-ms", type=int, default=None)
+    parser.add_argument("--video-padding", type=int, default=0, metavar="BYTES")
+    args = parser.parse_args(argv)
+
+    api_key = None
+    if args.api_key_env:
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            parser.error(f"environment variable {args.api_key_env} is not set or empty")
+    try:
+        emu = serve(
+            job_seconds=args.job_seconds,
+            concurrency=args.concurrency,
+            seed=args.seed,
+            api_key=api_key,
+            render_scale=args.render_scale,
+            poll_hint_ms=args.poll_hint_ms,
+            video_padding=args.video_padding,
+            host=args.host,
+            port=args.port,
+            cdn_port=args.cdn_port,
+        )
+    except (OSError, ValueError) as exc:
+        print(f"sora_nb emulator: cannot start: {exc}", file=sys.stderr)
+        return 1
+    print(emu.base_url, flush=True)
+    print(
+        f"sora_nb emulator: gateway {emu.base_url}  cdn {emu.cdn_url}  (Ctrl-C stops)",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        threading.Event().wait()  # woken by KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Every submitted job, in SQLite, before anything waits on it.
+
+A paid job must never be lost to an interrupt, a crash or a kernel restart: its id is written
+here as soon as the gateway answers the create, and updated as it moves, so ``%sora_jobs
+--resume ID`` can finish it later. No API key is ever stored; the gateway is recorded by its base
+URL only.
+
+The file lives in the per-user data folder (``$SORA_NB_DATA_DIR`` overrides it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .models import Job
+
+ENV_DATA_DIR = "SORA_NB_DATA_DIR"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    base_url    TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    dialect     TEXT NOT NULL,
+    model       TEXT,
+    prompt      TEXT,
+    params      TEXT NOT NULL DEFAULT '{}',
+    status      TEXT NOT NULL,
+    progress    REAL,
+    video_url   TEXT,
+    path        TEXT,
+    error       TEXT,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    PRIMARY KEY (base_url, id)
+)
+"""
+
+
+def data_dir() -> Path:
+    """The per-user data folder for sora_nb."""
+    override = os.environ.get(ENV_DATA_DIR)
+    if override:
+        return Path(override).expanduser()
+    home = Path.home()
+    if sys.platform == "win32":
+        root = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        root = home / "Library" / "Application Support"
+    else:
+        root = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    return root / "sora_nb"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One journal row."""
+
+    base_url: str
+    id: str
+    dialect: str
+    model: str | None
+    prompt: str | None
+    params: Mapping[str, Any]
+    status: str
+    progress: float | None
+    video_url: str | None
+    path: str | None
+    error: str | None
+    created_at: float
+    updated_at: float
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("completed", "failed", "cancelled")
+
+    def job(self) -> Job:
+        """The entry as a Job, to resume waiting on it."""
+        return Job(id=self.id, status=self.status, dialect=self.dialect,  # type: ignore[arg-type]
+                   progress=self.progress, model=self.model, prompt=self.prompt,
+                   video_url=self.video_url, error=self.error)
+
+
+class Journal:
+    """The job journal. Each call opens its own short connection: safe across kernels."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else data_dir() / "jobs.sqlite3"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=10.0)) as db, db:
+            yield db
+
+    def record(self, base_url: str, job: Job, params: Mapping[str, Any] | None = None) -> None:
+        """Write a newly submitted job (or refresh it if the id is known already)."""
+        now = time.time()
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO jobs (base_url, id, dialect, model, prompt, params, status, "
+                "progress, video_url, error, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (base_url, id) DO UPDATE SET status = excluded.status, "
+                "progress = excluded.progress, video_url = excluded.video_url, "
+                "error = excluded.error, updated_at = excluded.updated_at",
+                (base_url, job.id, job.dialect, job.model, job.prompt,
+                 json.dumps(dict(params or {}), default=str), job.status, job.progress,
+                 job.video_url, job.error, now, now),
+            )
+
+    def update(self, base_url: str, job: Job, *, path: str | os.PathLike[str] | None = None) -> None:
+        """The job's latest state (and the downloaded file, once there is one)."""
+        with self._connect() as db:
+            db.execute(
+                "UPDATE jobs SET status = ?, progress = ?, "
+                "video_url = COALESCE(?, video_url), error = ?, "
+                "path = COALESCE(?, path), updated_at = ? WHERE base_url = ? AND id = ?",
+                (job.status, job.progress, job.video_url, job.error,
+                 os.fspath(path) if path is not None else None, time.time(), base_url, job.id),
+            )
+
+    def get(self, job_id: str, base_url: str | None = None) -> Entry | None:
+        """The newest entry with this id (on ``base_url`` when given)."""
+        query = "SELECT * FROM jobs WHERE id = ?" + (" AND base_url = ?" if base_url else "")
+        args = (job_id, base_url) if base_url else (job_id,)
+        with self._connect() as db:
+            row = db.execute(query + " ORDER BY updated_at DESC LIMIT 1", args).fetchone()
+        return _entry(row) if row else None
+
+    def entries(self, *, limit: int = 50, unfinished: bool = False,
+                base_url: str | None = None) -> list[Entry]:
+        """Newest first."""
+        where, args = [], []
+        if unfinished:
+            where.append("status NOT IN ('completed', 'failed', 'cancelled')")
+        if base_url:
+            where.append("base_url = ?")
+            args.append(base_url)
+        sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
+        with self._connect() as db:
+            return [_entry(r) for r in db.execute(sql, (*args, int(limit))).fetchall()]
+
+    def count(self) -> int:
+        with self._connect() as db:
+            return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    (base_url, job_id, dialect, model, prompt, params, status, progress, video_url, path,
+     error, created_at, updated_at) = row
+    try:
+        decoded = json.loads(params) if params else {}
+    except ValueError:
+        decoded = {}
+    return Entry(base_url, job_id, dialect, model, prompt, decoded, status, progress,
+                 video_url, path, error, created_at, updated_at)

@@ -1,0 +1,1 @@
+"""What needs a kernel: the magics, live views and the event-loop runner. Imports IPython."""

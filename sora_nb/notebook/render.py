@@ -1,0 +1,205 @@
+"""Mime bundles for what sora_nb shows: status lines, videos, grids, chat text, job tables.
+
+Pure functions of their inputs (no IPython), so outputs are deterministic and testable. Every
+string that came from a gateway is escaped: a hostile relay cannot inject script through a job
+id, a link or chat text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from ..models import Job
+
+Bundle = dict[str, str]
+EMPTY: Bundle = {"text/plain": "", "text/html": ""}
+
+_ICONS = {"queued": "⏳", "in_progress": "🎬", "completed": "✅", "failed": "❌",
+          "cancelled": "⏹", "submitting": "📤", "interrupted": "⏸"}
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is http(s), else None: no ``javascript:`` or ``data:`` links from gateways."""
+    if not url or not isinstance(url, str):
+        return None
+    try:
+        scheme = urlsplit(url.strip()).scheme.lower()
+    except ValueError:
+        return None
+    return url.strip() if scheme in ("http", "https") else None
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = max(0, int(round(seconds)))
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def status_text(label: str, status: str, progress: float | None, elapsed: float | None,
+                remaining: float | None) -> str:
+    parts = [f"{_ICONS.get(status, '•')} {label}", status.replace("_", " ")]
+    if progress is not None:
+        parts.append(f"{progress:.0f}%")
+    if elapsed is not None:
+        parts.append(f"{clock(elapsed)} elapsed")
+    if remaining is not None and status in ("queued", "in_progress"):
+        parts.append(f"~{clock(remaining)} left")
+    return " · ".join(parts)
+
+
+def status_bundle(label: str, status: str, progress: float | None, elapsed: float | None,
+                  remaining: float | None, detail: str | None = None) -> Bundle:
+    text = status_text(label, status, progress, elapsed, remaining)
+    if detail:
+        text += f" · {detail}"
+    value = "" if progress is None else f' value="{progress:.1f}"'
+    return {
+        "text/plain": text,
+        "text/html": (
+            '<div class="sora-nb-status" style="display:flex;gap:.6em;align-items:center;'
+            'font-family:var(--jp-ui-font-family,sans-serif)">'
+            f'<progress max="100"{value} style="width:14em"></progress>'
+            f"<span>{html.escape(text)}</span></div>"
+        ),
+    }
+
+
+def media_src(path: str | Path, base: str | Path | None = None) -> str:
+    """A relative, URL-quoted ``src`` for a local file (relative to ``base``, the notebook's
+    folder), so the notebook stays small and the link survives moving the folder."""
+    p = Path(path)
+    if base is not None:
+        try:
+            p = p.resolve().relative_to(Path(base).resolve())
+        except ValueError:
+            p = Path(path)
+    return quote(p.as_posix())
+
+
+def caption(job: Job) -> str:
+    parts = [job.model or "video"]
+    if job.seconds:
+        parts.append(f"{job.seconds:g} s")
+    if job.width and job.height:
+        parts.append(f"{job.width}x{job.height}")
+    parts.append(job.id)
+    return " · ".join(parts)
+
+
+def video_bundle(job: Job, *, src: str | None, embedded: str | None = None,
+                 path: str | None = None, width: int = 480) -> Bundle:
+    """A playable ``<video>``: ``src`` (a relative path or an http(s) link) or inline base64."""
+    cap = caption(job)
+    if embedded is not None:
+        source = f"data:video/mp4;base64,{embedded}"
+    else:
+        source = src or ""
+    plain = f"Video: {path or src or '(embedded)'} ({cap})"
+    if not source:
+        return {"text/plain": f"{cap}: no playable video", "text/html":
+                f"<p>{html.escape(cap)}: no playable video</p>"}
+    return {
+        "text/plain": plain,
+        "text/html": (
+            f'<figure class="sora-nb-video" style="margin:0">'
+            f'<video src="{html.escape(source, quote=True)}" controls loop muted playsinline '
+            f'preload="metadata" style="max-width:{int(width)}px;width:100%"></video>'
+            f"<figcaption style=\"font-size:85%;opacity:.8\">{html.escape(cap)}</figcaption>"
+            f"</figure>"
+        ),
+    }
+
+
+def grid_bundle(items: Sequence[Bundle], *, columns: int = 2) -> Bundle:
+    cells = "".join(f"<div>{b['text/html']}</div>" for b in items)
+    return {
+        "text/plain": "\n".join(b["text/plain"] for b in items),
+        "text/html": (
+            f'<div class="sora-nb-grid" style="display:grid;gap:8px;'
+            f'grid-template-columns:repeat({max(1, int(columns))},minmax(0,1fr))">{cells}</div>'
+        ),
+    }
+
+
+_MD_LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]*)")
+
+
+def safe_markdown(text: str) -> str:
+    """Gateway text as Markdown that cannot carry script.
+
+    Raw HTML is escaped (``<script>``, ``<img onerror=…>`` show as text), and link or image
+    targets that are not http(s), relative or anchors are cut.
+    """
+    # Escaping '<' is enough to stop every tag; '>' stays so Markdown quotes still render.
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;")
+
+    def fix(match: re.Match[str]) -> str:
+        target = match.group(1)
+        scheme = urlsplit(target).scheme.lower() if ":" in target else ""
+        if scheme and scheme not in ("http", "https", "mailto"):
+            return "](#unsafe-link-removed"
+        return match.group(0)
+
+    return _MD_LINK_TARGET.sub(fix, escaped)
+
+
+def markdown_bundle(text: str) -> Bundle:
+    return {"text/plain": text, "text/markdown": safe_markdown(text)}
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return ""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def jobs_table(rows: Sequence[dict[str, object]]) -> Bundle:
+    """The journal as a table: text for terminals, HTML for notebooks."""
+    columns = ["id", "status", "progress", "model", "prompt", "file", "created (UTC)"]
+    if not rows:
+        return {"text/plain": "No jobs in the journal yet.",
+                "text/html": "<p>No jobs in the journal yet.</p>"}
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    plain = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+    plain += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in cells
+    )
+    return {
+        "text/plain": "\n".join(line.rstrip() for line in plain),
+        "text/html": f'<table class="sora-nb-jobs"><thead><tr>{head}</tr></thead>'
+                     f"<tbody>{body}</tbody></table>",
+    }
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.0f}%"
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def entry_row(entry: object) -> dict[str, object]:
+    """A journal entry as a table row."""
+    e = entry
+    return {
+        "id": e.id,  # type: ignore[attr-defined]
+        "status": e.status,  # type: ignore[attr-defined]
+        "progress": e.progress,  # type: ignore[attr-defined]
+        "model": e.model,  # type: ignore[attr-defined]
+        "prompt": e.prompt,  # type: ignore[attr-defined]
+        "file": e.path,  # type: ignore[attr-defined]
+        "created (UTC)": _when(e.created_at),  # type: ignore[attr-defined]
+    }

@@ -1,0 +1,58 @@
+"""Shared fixtures: the emulator on real loopback sockets, and both clients over it."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+KEY = "sk-test-canary-5b0f9e2c7d41"  # a configured key that must never appear in output
+
+
+@pytest.fixture
+def emu():
+    """A fresh emulator (fast jobs) requiring ``KEY``."""
+    from sora_nb.emulator import serve
+
+    with serve(job_seconds=0.4, concurrency=8, seed=7, api_key=KEY) as emulator:
+        yield emulator
+
+
+async def maybe(value: Any) -> Any:
+    """Await ``value`` if the async client returned an awaitable; sync results pass through."""
+    return await value if inspect.isawaitable(value) else value
+
+
+async def collect(stream: Iterator[Any] | AsyncIterator[Any]) -> list[Any]:
+    if hasattr(stream, "__aiter__"):
+        return [item async for item in stream]
+    return list(stream)
+
+
+@pytest.fixture(params=["sync", "async"])
+def run_client(request):
+    """``run_client(emu, scenario, **options)`` runs ``async scenario(client)`` with each client.
+
+    The same scenario body serves both twins: ``await maybe(client.method(...))``.
+    """
+    import sora_nb
+
+    def runner(emulator, scenario, **options):
+        options.setdefault("api_key", KEY)
+        options.setdefault("poll_interval", 0.05)
+        options.setdefault("max_poll_interval", 0.5)
+
+        async def main():
+            if request.param == "sync":
+                with sora_nb.Client(base_url=emulator.base_url, **options) as client:
+                    return await scenario(client)
+            async with sora_nb.AsyncClient(base_url=emulator.base_url, **options) as client:
+                return await scenario(client)
+
+        return asyncio.run(main())
+
+    runner.kind = request.param
+    return runner

@@ -1,0 +1,125 @@
+"""Helpers shared by the emulator's own tests (and usable by others): media probes, SSE parsing.
+
+Import explicitly; this is not a conftest.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import av
+
+UNIFIED_BODY: dict[str, Any] = {
+    "images": [],
+    "model": "sora-2",
+    "orientation": "portrait",
+    "prompt": "make animate",
+    "size": "small",
+    "duration": 10,
+}
+
+
+def unified_body(**changes: Any) -> dict[str, Any]:
+    body = dict(UNIFIED_BODY)
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+@dataclass
+class Mp4Probe:
+    codec: str
+    pix_fmt: str
+    width: int
+    height: int
+    fps: float
+    frames: int
+    duration: float  # seconds, from the container
+    lumas: list[bytes]  # Y plane of each decoded frame (tightly packed)
+
+
+def probe_mp4(data: bytes) -> Mp4Probe:
+    """Decode every frame of an mp4 held in memory."""
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        lumas = []
+        for frame in container.decode(video=0):
+            plane = frame.planes[0]
+            raw = bytes(plane)
+            lumas.append(
+                b"".join(
+                    raw[r * plane.line_size : r * plane.line_size + plane.width]
+                    for r in range(plane.height)
+                )
+            )
+        return Mp4Probe(
+            codec=ctx.name,
+            pix_fmt=ctx.pix_fmt,
+            width=stream.width,
+            height=stream.height,
+            fps=float(stream.average_rate or 0),
+            frames=len(lumas),
+            duration=(container.duration or 0) / 1_000_000,
+            lumas=lumas,
+        )
+
+
+def top_level_boxes(data: bytes) -> list[tuple[str, int]]:
+    """(type, size) of each top-level mp4 box, in file order."""
+    boxes, pos = [], 0
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+        elif size == 0:
+            size = len(data) - pos
+        boxes.append((kind.decode("latin-1"), size))
+        if size < 8:
+            break
+        pos += size
+    return boxes
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+@dataclass
+class SseStream:
+    raw: bytes
+    chunks: list[dict[str, Any]]  # parsed `data:` JSON objects, in order
+    comments: list[str]
+    done: bool  # saw `data: [DONE]`
+    after_done: list[str]  # anything that came after [DONE]
+
+    @property
+    def text(self) -> str:
+        return "".join(
+            (c["choices"][0]["delta"].get("content") or "") for c in self.chunks if c["choices"]
+        )
+
+
+def parse_sse(raw: bytes) -> SseStream:
+    """Split a raw SSE body by hand (CRLF or LF framing), no SSE library involved."""
+    text = raw.decode("utf-8")
+    chunks, comments, after = [], [], []
+    done = False
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if not line:
+            continue
+        if done:
+            after.append(line)
+        elif line.startswith(":"):
+            comments.append(line[1:].strip())
+        elif line == "data: [DONE]":
+            done = True
+        elif line.startswith("data: "):
+            chunks.append(json.loads(line[6:]))
+        else:
+            raise AssertionError(f"unexpected SSE line: {line!r}")
+    return SseStream(raw, chunks, comments, done, after)
