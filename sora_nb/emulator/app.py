@@ -1090,16 +1090,14 @@ class Gateway:
         wh = _parse_wh(size) if isinstance(size, str) else None
         if wh is None or not (16 <= wh[0] <= 4096 and 16 <= wh[1] <= 4096):
             raise _bad(f"Invalid 'size': {size!r}.", "size")
-        allowed = {
-            "dall-e-3": ("1024x1024", "1792x1024", "1024x1792"),
-            "dall-e-2": ("256x256", "512x512", "1024x1024"),
-        }.get(model)
+        rules = self.cfg.image_models.get(model) or {}
+        allowed = rules.get("sizes")
         if allowed and size not in allowed:
             raise _bad(
                 f"Invalid 'size' {size!r} for {model}; supported: {', '.join(allowed)}.", "size"
             )
-        if model == "dall-e-3" and n != 1:
-            raise _bad("dall-e-3 supports only n=1.", "n")
+        if n > rules.get("max_n", 10):
+            raise _bad(f"{model} supports at most n={rules['max_n']}.", "n")
         fmt = body.get("response_format") or "url"
         if fmt not in ("url", "b64_json"):
             raise _bad("Invalid 'response_format': use 'url' or 'b64_json'.", "response_format")

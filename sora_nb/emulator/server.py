@@ -40,6 +40,13 @@ def _openai_models() -> dict[str, dict[str, tuple]]:
     }
 
 
+def _image_models() -> dict[str, dict[str, Any]]:
+    return {
+        "dall-e-3": {"sizes": ("1024x1024", "1792x1024", "1024x1792"), "max_n": 1},
+        "dall-e-2": {"sizes": ("256x256", "512x512", "1024x1024"), "max_n": 10},
+    }
+
+
 @dataclass(frozen=True)
 class EmulatorConfig:
     """Every knob of the emulator. Change them at runtime with `Emulator.set(...)`."""
@@ -62,6 +69,7 @@ class EmulatorConfig:
     chat_video_models: tuple[str, ...] = ()  # chat models that render video (besides "sora*")
     unified_models: dict[str, dict[str, tuple]] = field(default_factory=_unified_models)
     openai_models: dict[str, dict[str, tuple]] = field(default_factory=_openai_models)
+    image_models: dict[str, dict[str, Any]] = field(default_factory=_image_models)
 
     def __post_init__(self) -> None:
         if self.job_seconds < 0:

@@ -72,12 +72,7 @@ class SoraMagics(Magics):
     emulator_seed = Int(0, config=True, help="Seed of the built-in emulator (deterministic ids).")
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
-        super().__init__(shell=shell, **kwargs)
-        env_url = os.environ.get(ENV_BASE_URL)
-        if self.base_url is None and env_url:
-            self.base_url = env_url
-        if os.environ.get(ENV_DIALECT):
-            self.dialect = os.environ[ENV_DIALECT]
+        # Plain attributes first: setting traits below fires observers that use them.
         self._key: Secret | None = None  # from %sora_config --key-prompt, in memory only
         self._client: AsyncClient | None = None
         self._journal: Journal | None = None
@@ -85,6 +80,12 @@ class SoraMagics(Magics):
         self.conversation: list[dict[str, Any]] = []
         self.jobs: list[Any] = []  # this session's finished VideoJobs
         self.background: list[asyncio.Task[None]] = []  # --background work, newest last
+        super().__init__(shell=shell, **kwargs)
+        env_url = os.environ.get(ENV_BASE_URL)
+        if self.base_url is None and env_url:
+            self.base_url = env_url
+        if os.environ.get(ENV_DIALECT):
+            self.dialect = os.environ[ENV_DIALECT]
 
     # -- settings ------------------------------------------------------------------------------
 

@@ -209,13 +209,14 @@ class LiveMarkdown:
     """Streamed text rendered in place as Markdown, at a bounded rate and a bounded volume.
 
     An update is sent when at least ``min_gap`` seconds have passed and the text has grown by
-    ``growth`` (10%) since the last one, or ``max_gap`` seconds have passed. Each update carries
-    the whole text, so the growth rule bounds the bytes sent to (1 + 1/growth) times the final
+    ``growth`` (20%) since the last one, or ``max_gap`` seconds have passed. Each update carries
+    the whole text (Markdown only: the final result carries the plain text), so the growth rule
+    bounds the bytes sent to (1 + 1/growth) = 6 times the final
     text, plus one update per ``max_gap`` for slow streams. The first text is sent at once.
     """
 
     def __init__(self, *, mode: str = "auto", min_gap: float = 0.1, max_gap: float = 2.0,
-                 growth: float = 0.1, clock: Clock = time.monotonic) -> None:
+                 growth: float = 0.2, clock: Clock = time.monotonic) -> None:
         self.mode = "text" if pick_mode(mode) == "text" else "html"
         self.min_gap, self.max_gap, self.growth = min_gap, max_gap, growth
         self._clock = clock
@@ -262,7 +263,7 @@ class LiveMarkdown:
             self._push(self.text, self._clock())
 
     def _push(self, text: str, now: float) -> None:
-        self._display.replace(render.markdown_bundle(text))
+        self._display.replace({"text/markdown": render.safe_markdown(text)})
         self._sent_len, self._last = len(text), now
         if self.first_visible is None:
             self.first_visible = now

@@ -139,7 +139,7 @@ def test_chat_non_streamed_and_images(emu, run_client):
         answer = await maybe(client.chat([{"role": "system", "content": "be brief"},
                                           {"role": "user", "content": "hello there"}],
                                          model="gpt-3.5-turbo", temperature=0.2))
-        pics = await maybe(client.generate_images("a cat surfing", n=2, size="256x256"))
+        pics = await maybe(client.generate_images("a cat surfing", model="dall-e-2", n=2, size="256x256"))
         return answer, pics
 
     answer, pics = run_client(emu, scenario)

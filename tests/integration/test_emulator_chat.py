@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from sora_nb.emulator import Emulator, serve
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: shared helpers
-from emulator_fixtures import parse_sse, probe_mp4, unified_body  # noqa: E402
+from tests.emulator_fixtures import parse_sse, probe_mp4, unified_body
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -105,7 +101,9 @@ def test_video_chat_without_stream_blocks_until_done(emu: Emulator) -> None:
     message = body["choices"][0]["message"]
     assert message["role"] == "assistant"
     assert body["choices"][0]["finish_reason"] == "stop"
-    assert re.search(r"\[在线播放▶️\]\(http://127\.0\.0\.1:\d+/cdn/\d{8}/\w+\.mp4\)", message["content"])
+    assert re.search(
+        r"\[在线播放▶️\]\(http://127\.0\.0\.1:\d+/cdn/\d{8}/\w+\.mp4\)", message["content"]
+    )
     assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
 
 

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from sora_nb.emulator import Emulator, Fault, serve
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: shared helpers
-from emulator_fixtures import parse_sse, unified_body  # noqa: E402
+from tests.emulator_fixtures import parse_sse, unified_body
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -61,7 +57,9 @@ def test_status_fault_then_normal(emu: Emulator, client: httpx.Client, status: i
     assert emu.counters["create"] == 2
 
 
-def test_rate_limit_with_retry_after_and_custom_message(emu: Emulator, client: httpx.Client) -> None:
+def test_rate_limit_with_retry_after_and_custom_message(
+    emu: Emulator, client: httpx.Client
+) -> None:
     emu.add_fault(
         Fault(kind="poll", status=429, headers={"Retry-After": "1"}, message="slow down", times=2)
     )
@@ -157,7 +155,11 @@ def test_malformed_json(emu: Emulator, client: httpx.Client) -> None:
 
 def test_cut_stream_chat(emu: Emulator, client: httpx.Client) -> None:
     emu.add_fault(Fault(kind="chat", action="cut_stream", after_chunks=3, times=1))
-    body = {"model": "gpt-4", "messages": [{"role": "user", "content": "a b c d e f"}], "stream": True}
+    body = {
+        "model": "gpt-4",
+        "messages": [{"role": "user", "content": "a b c d e f"}],
+        "stream": True,
+    }
     received = b""
     with (
         pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"),
@@ -178,9 +180,10 @@ def test_cut_stream_video_chat(emu: Emulator, client: httpx.Client) -> None:
     emu.add_fault(Fault(kind="chat", action="cut_stream", after_chunks=2, times=1))
     body = {"model": "sora-2", "messages": [{"role": "user", "content": "cut"}], "stream": True}
     received = b""
-    with pytest.raises(httpx.RemoteProtocolError), client.stream(
-        "POST", "/chat/completions", json=body
-    ) as r:
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        client.stream("POST", "/chat/completions", json=body) as r,
+    ):
         for piece in r.iter_raw():
             received += piece
     sse = parse_sse(received)
@@ -191,9 +194,10 @@ def test_cut_stream_download(emu: Emulator, client: httpx.Client) -> None:
     vid = completed_video(client, emu)
     emu.add_fault(Fault(kind="download", action="cut_stream", after_chunks=1, times=1))
     got = 0
-    with pytest.raises(httpx.RemoteProtocolError), client.stream(
-        "GET", f"/videos/{vid}/content"
-    ) as r:
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        client.stream("GET", f"/videos/{vid}/content") as r,
+    ):
         total = int(r.headers["content-length"])
         for piece in r.iter_raw():
             got += len(piece)

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import io
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import av
 import httpx
 import pytest
 
 from sora_nb.emulator import Emulator, serve
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: shared helpers
-from emulator_fixtures import probe_mp4, top_level_boxes, unified_body  # noqa: E402
+from tests.emulator_fixtures import probe_mp4, top_level_boxes, unified_body
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -103,9 +99,10 @@ def test_thumbnail_spritesheet_gif_decode(emu: Emulator) -> None:
 
 def test_padding_keeps_a_decodable_mp4_of_exact_size() -> None:
     padding = 3 * (1 << 20) + 12345
-    with serve(job_seconds=0.05, seed=41) as plain, serve(
-        job_seconds=0.05, seed=41, video_padding=padding
-    ) as padded:
+    with (
+        serve(job_seconds=0.05, seed=41) as plain,
+        serve(job_seconds=0.05, seed=41, video_padding=padding) as padded,
+    ):
         _, base = make_video(plain, prompt="pad me", seconds="4")
         vid, data = make_video(padded, prompt="pad me", seconds="4")
         assert len(data) == len(base) + padding

@@ -126,7 +126,7 @@ def test_command_line_serves_until_ctrl_c() -> None:
         assert httpx.get(f"{base_url}/videos", headers=auth).status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert "Traceback" not in err
     assert _refused(_port(base_url))

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import base64
 import re
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from sora_nb.emulator import Emulator, serve
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: shared helpers
-from emulator_fixtures import png_size, unified_body  # noqa: E402
+from tests.emulator_fixtures import png_size, unified_body
 
 pytestmark = pytest.mark.timeout(60)
 
 UNIFIED_ID = re.compile(r"^sora-2:task_[0-9a-z]{26}$")
-CDN_FILE = re.compile(r"^http://127\.0\.0\.1:\d+/cdn/\d{8}/[A-Za-z0-9]{30}\.(mp4|webp|gif|jpg|png)$")
+CDN_FILE = re.compile(
+    r"^http://127\.0\.0\.1:\d+/cdn/\d{8}/[A-Za-z0-9]{30}\.(mp4|webp|gif|jpg|png)$"
+)
 
 
 @pytest.fixture(scope="module")
@@ -323,7 +321,12 @@ def test_openai_multipart_with_file_and_image_url(emu: Emulator, client: httpx.C
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
     r = client.post(
         "/videos",
-        data={"prompt": "from an image", "model": "sora-2-pro", "seconds": "12", "size": "1792x1024"},
+        data={
+            "prompt": "from an image",
+            "model": "sora-2-pro",
+            "seconds": "12",
+            "size": "1792x1024",
+        },
         files={"input_reference": ("ref.png", png, "image/png")},
     )
     assert r.status_code == 200, r.text
@@ -377,7 +380,9 @@ def test_openai_validation(client: httpx.Client, body: dict, param: str) -> None
 
 
 def test_openai_other_models_pass_any_size(emu: Emulator, client: httpx.Client) -> None:
-    r = client.post("/videos", json={"prompt": "p", "model": "veo-3", "seconds": "6", "size": "640x480"})
+    r = client.post(
+        "/videos", json={"prompt": "p", "model": "veo-3", "seconds": "6", "size": "640x480"}
+    )
     assert r.status_code == 200
     assert (r.json()["seconds"], r.json()["size"]) == ("6", "640x480")
     r = client.post("/videos", json={"prompt": "p", "model": "sora-2-pro", "size": "1024x1792"})
@@ -394,7 +399,9 @@ def test_openai_content_variants(emu: Emulator, client: httpx.Client) -> None:
     assert video.headers["content-type"] == "video/mp4"
     assert video.content[4:8] == b"ftyp"
     assert int(video.headers["content-length"]) == len(video.content)
-    assert client.get(f"/videos/{vid}/content", params={"variant": "video"}).content == video.content
+    assert (
+        client.get(f"/videos/{vid}/content", params={"variant": "video"}).content == video.content
+    )
     thumb = client.get(f"/videos/{vid}/content", params={"variant": "thumbnail"})
     assert thumb.headers["content-type"] == "image/webp"
     assert thumb.content[:4] == b"RIFF" and thumb.content[8:12] == b"WEBP"
@@ -588,7 +595,9 @@ def test_api_key_checked_and_echoed_in_full() -> None:
         job = ok.json()["id"]
         time.sleep(0.1)
         q = httpx.get(
-            f"{e.base_url}/video/query", params={"id": job}, headers={"Authorization": f"Bearer {key}"}
+            f"{e.base_url}/video/query",
+            params={"id": job},
+            headers={"Authorization": f"Bearer {key}"},
         ).json()
         assert httpx.get(q["video_url"]).status_code == 200
 
@@ -615,7 +624,10 @@ def test_counters_every_kind() -> None:
         c.get(f"/videos/{vid}/content")
         c.get("/videos")
         c.post(f"/videos/{vid}/remix", json={"prompt": "r"})
-        c.post("/chat/completions", json={"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]})
+        c.post(
+            "/chat/completions",
+            json={"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]},
+        )
         c.post("/images/generations", json={"prompt": "p", "size": "256x256"})
         video_url = c.get("/video/query", params={"id": jid}).json()["video_url"]
         httpx.get(video_url)
