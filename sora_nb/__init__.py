@@ -70,6 +70,7 @@ __all__ = [
     "VideoRequest",
     "__version__",
     "load_ipython_extension",
+    "panel",
     "unload_ipython_extension",
 ]
 
@@ -80,6 +81,18 @@ def __getattr__(name: str) -> Any:
 
         return getattr(client, name)
     raise AttributeError(f"module 'sora_nb' has no attribute {name!r}")
+
+
+def panel() -> Any:
+    """The control panel, from Python (``%load_ext sora_nb`` first, or it is loaded for you)."""
+    from IPython import get_ipython
+
+    from .notebook.extension import load
+
+    shell = get_ipython()
+    if shell is None:
+        raise RuntimeError("sora_nb.panel() needs IPython or a Jupyter kernel")
+    return load(shell).sora_panel("")
 
 
 def load_ipython_extension(ipython: Any) -> None:

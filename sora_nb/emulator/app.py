@@ -42,6 +42,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 FILE_CHUNK = 64 * 1024  # unit of `cut_stream` on downloads: small enough to cut a small mp4
 _STREAMING_KINDS = {"chat", "download", "cdn"}
 _KEEPALIVE = object()  # marker in event streams: send an SSE comment line
+_ABORT = object()  # marker in event streams: stop without finishing (emulator stopping)
 
 
 class ApiError(Exception):
@@ -201,7 +202,12 @@ class _Front:
         fault = self.emu.pick_fault(kind)
         conn = _Conn(send)
         scope = dict(scope)
-        scope["sora_emulator"] = {"fault": fault, "conn": conn, "kind": kind}
+        scope["sora_emulator"] = {
+            "fault": fault,
+            "conn": conn,
+            "kind": kind,
+            "closing": self.emu.closing,
+        }
         if fault is None or fault.action in ("fail_job", "cut_stream"):
             await self.inner(scope, receive, send)
             return
@@ -270,7 +276,12 @@ class _Front:
 
 
 def _ctx(request: Request) -> dict[str, Any]:
-    return request.scope.get("sora_emulator") or {"fault": None, "conn": None, "kind": "other"}
+    return request.scope.get("sora_emulator") or {
+        "fault": None,
+        "conn": None,
+        "kind": "other",
+        "closing": None,
+    }
 
 
 def _fail_reason(request: Request) -> str | None:
@@ -463,6 +474,13 @@ class Gateway:
             detail.update(url=video, gif_url=self.cdn(job, "gif"))
         elif status == "failed":
             obj["error"] = reason
+        if self.cfg.unified_variant == "alt":
+            obj["status"] = detail["status"] = status
+            obj["progress"] = 100 if status == "completed" else int(progress * 100)
+            obj["status_update_time"] //= 1000
+            del detail["pending_info"]
+            if status == "failed":
+                obj["error"] = {"code": "generation_failed", "message": reason}
         return obj
 
     def video_object(self, job: Job, *, fresh: bool = False) -> dict[str, Any]:
@@ -851,14 +869,17 @@ class Gateway:
             text = await self._video_text(job, task_id=job.id)
             return JSONResponse(self._completion(chat_id, model, text, prompt, created=created))
         events = self._video_events(job, task_id=job.id, conn=_ctx(request)["conn"])
-        return self._sse_response(request, chat_id, model, created, events)
+        # Some relays put `usage` on the finishing chunk itself.
+        usage = _usage(prompt, "video") if self.cfg.chat_template == "en" else None
+        return self._sse_response(request, chat_id, model, created, events, finish_usage=usage)
 
     async def _video_events(
         self, job: Job, *, task_id: str, conn: _Conn | None
     ) -> AsyncIterator[Any]:
         """Deltas (dicts) of the streamed video template, and keep-alive markers."""
-        yield {"role": "assistant", "content": chat_text.header_text(job.prompt, job.orientation)}
-        yield {"content": chat_text.id_text(task_id)}
+        words = chat_text.TEMPLATES[self.cfg.chat_template]
+        yield {"role": "assistant", "content": words.header_text(job.prompt, job.orientation)}
+        yield {"content": words.id_text(task_id)}
         said_queued = said_rendering = False
         last_pct = 0
         interval = min(0.25, max(0.01, job.render_seconds / 100))
@@ -867,44 +888,42 @@ class Gateway:
         while True:
             current = self.store.get(job.id)
             if current is None:  # deleted while streaming
-                yield {
-                    "content": chat_text.failed_text("task deleted", after_progress=bool(last_pct))
-                }
+                yield {"content": words.failed_text("task deleted", after_progress=bool(last_pct))}
                 return
             status = current.status
             if status == "queued" and not said_queued:
                 said_queued = True
-                yield {"content": chat_text.QUEUED_TEXT}
+                yield {"content": words.queued}
             if status != "queued" and not said_rendering:
                 said_rendering = True
-                yield {"content": chat_text.RENDERING_TEXT}
+                yield {"content": words.rendering}
             if status == "in_progress":
                 pct = int(self.store.progress(current) * 100)
                 if last_pct < pct < 100:
-                    lead = chat_text.PROGRESS_PREFIX if last_pct == 0 else ""
+                    first = last_pct == 0
                     last_pct = pct
-                    yield {"content": lead + chat_text.progress_text(pct)}
+                    yield {"content": words.progress_text(pct, first=first)}
             if status in ("completed", "failed"):
                 break
             if self.emu.closing.is_set() or (conn is not None and conn.disconnected):
+                yield _ABORT
                 return
             if keepalive and time.monotonic() - last_beat >= keepalive:
                 last_beat = time.monotonic()
                 yield _KEEPALIVE
             await asyncio.sleep(interval)
         if job.status == "completed":
-            yield {
-                "content": chat_text.done_text(
-                    self.cdn(job, "webp"), self.cdn(job, "mp4"), after_progress=bool(last_pct)
-                )
-            }
+            thumb, video = self.cdn(job, "webp"), self.cdn(job, "mp4")
+            yield {"content": words.done_text(thumb, video, after_progress=bool(last_pct))}
         else:
             reason = job.fail_reason or "generation failed"
-            yield {"content": chat_text.failed_text(reason, after_progress=bool(last_pct))}
+            yield {"content": words.failed_text(reason, after_progress=bool(last_pct))}
 
     async def _video_text(self, job: Job, *, task_id: str) -> str:
         parts = []
         async for delta in self._video_events(job, task_id=task_id, conn=None):
+            if delta is _ABORT:
+                raise ApiError(503, "The emulator is shutting down.")
             if isinstance(delta, dict):
                 parts.append(delta.get("content", ""))
         return "".join(parts)
@@ -991,6 +1010,7 @@ class Gateway:
         *,
         finish: str = "stop",
         usage: dict | None = None,
+        finish_usage: dict | None = None,
     ) -> Response:
         cfg = self.cfg
         le = cfg.chat_line_ending
@@ -1022,6 +1042,10 @@ class Gateway:
                 return False
 
             async for item in events:
+                if item is _ABORT:
+                    if conn is not None:
+                        await conn.drop(rst=False)
+                    return
                 if item is _KEEPALIVE:
                     yield f": keep-alive{le}{le}".encode()
                     continue
@@ -1031,7 +1055,7 @@ class Gateway:
                 sent += 1
             if await cut_now():
                 return
-            yield chunk({}, finish)
+            yield chunk({}, finish, **({"usage": finish_usage} if finish_usage else {}))
             sent += 1
             if usage is not None:
                 if await cut_now():
@@ -1179,12 +1203,14 @@ def _file_response(request: Request, path: Any, media: str, padding: int) -> Res
         return Response(b"", status_code=status, media_type=media, headers=headers)
     cut = _cut_after(request)
     conn: _Conn | None = _ctx(request)["conn"]
+    closing = _ctx(request)["closing"]
 
     async def body() -> AsyncIterator[bytes]:
         pieces = iter_padded(path, padding, start, end, file_chunk=FILE_CHUNK)
         for sent, piece in enumerate(pieces):
-            if cut is not None and sent >= cut and conn is not None:
-                await conn.drop(rst=False)
+            stopping = closing is not None and closing.is_set()
+            if conn is not None and (stopping or (cut is not None and sent >= cut)):
+                await conn.drop(rst=False)  # mid-body: the client sees an incomplete body
                 return
             yield piece
             if conn is not None and conn.disconnected:

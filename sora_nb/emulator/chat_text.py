@@ -1,6 +1,6 @@
 """The text a chat relay streams while it renders a video, and replies of ordinary chat models.
 
-The video template follows one relay family (PROTOCOLS.md, dialect `chat`):
+The default ("zh") video template follows one relay family (PROTOCOLS.md, dialect `chat`):
 
     ```json
     {"prompt": "…", "orientation": "portrait"}
@@ -16,6 +16,9 @@ The video template follows one relay family (PROTOCOLS.md, dialect `chat`):
 
     ![https://…/thumb.webp](https://…/thumb.webp)
     [在线播放▶️](https://…/….mp4)
+
+"en" words the same events differently ("Progress: 36% 44%", "[Watch the video](…)"), as other
+relays do, so clients can be checked to parse by meaning rather than by one template.
 """
 
 from __future__ import annotations
@@ -23,46 +26,73 @@ from __future__ import annotations
 import json
 import random
 import re
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "TEMPLATES",
+    "Template",
     "chat_video_params",
-    "done_text",
-    "failed_text",
-    "header_text",
-    "id_text",
     "last_user_text",
     "ordinary_reply",
-    "progress_text",
     "split_chunks",
 ]
 
-QUEUED_TEXT = "> 排队中...\n"
-RENDERING_TEXT = "> 生成中...\n"
-PROGRESS_PREFIX = "\n>🏃 进度 "
+
+@dataclass(frozen=True)
+class Template:
+    """How one relay family words the events of a video render."""
+
+    header: str  # {block}: the JSON of prompt and orientation; {prompt}, {orientation}
+    task_id: str  # {id}
+    queued: str
+    rendering: str
+    progress_prefix: str
+    progress: str  # {pct}
+    done: str  # {thumb}, {video}
+    failed: str  # {reason}
+
+    def header_text(self, prompt: str, orientation: str) -> str:
+        block = json.dumps({"prompt": prompt, "orientation": orientation}, ensure_ascii=False)
+        return self.header.format(block=block, prompt=prompt, orientation=orientation)
+
+    def id_text(self, task_id: str) -> str:
+        return self.task_id.format(id=task_id)
+
+    def progress_text(self, pct: int, *, first: bool) -> str:
+        return (self.progress_prefix if first else "") + self.progress.format(pct=pct)
+
+    def done_text(self, thumbnail_url: str, video_url: str, *, after_progress: bool) -> str:
+        lead = "\n\n" if after_progress else "\n"
+        return lead + self.done.format(thumb=thumbnail_url, video=video_url)
+
+    def failed_text(self, reason: str, *, after_progress: bool) -> str:
+        lead = "\n\n" if after_progress else "\n"
+        return lead + self.failed.format(reason=reason)
 
 
-def header_text(prompt: str, orientation: str) -> str:
-    block = json.dumps({"prompt": prompt, "orientation": orientation}, ensure_ascii=False)
-    return f"```json\n{block}\n```\n\n"
-
-
-def id_text(task_id: str) -> str:
-    return f"> ID: `{task_id}`\n"
-
-
-def progress_text(pct: int) -> str:
-    return f"{pct}.."
-
-
-def done_text(thumbnail_url: str, video_url: str, *, after_progress: bool) -> str:
-    lead = "\n\n" if after_progress else "\n"
-    return f"{lead}> 生成完成 ✅\n\n![{thumbnail_url}]({thumbnail_url})\n[在线播放▶️]({video_url})\n"
-
-
-def failed_text(reason: str, *, after_progress: bool) -> str:
-    lead = "\n\n" if after_progress else "\n"
-    return f"{lead}> 生成失败 ❌\n> 原因: {reason}\n"
+TEMPLATES = {
+    "zh": Template(
+        header="```json\n{block}\n```\n\n",
+        task_id="> ID: `{id}`\n",
+        queued="> 排队中...\n",
+        rendering="> 生成中...\n",
+        progress_prefix="\n>🏃 进度 ",
+        progress="{pct}..",
+        done="> 生成完成 ✅\n\n![{thumb}]({thumb})\n[在线播放▶️]({video})\n",
+        failed="> 生成失败 ❌\n> 原因: {reason}\n",
+    ),
+    "en": Template(
+        header='Creating a video for "{prompt}" ({orientation}).\n\n',
+        task_id="Task: {id}\n",
+        queued="Status: queued, waiting for a free slot…\n",
+        rendering="Status: generating 🎬\n",
+        progress_prefix="\nProgress: ",
+        progress="{pct}% ",
+        done="Your video is ready!\n\n![preview]({thumb})\n[Watch the video]({video})\n",
+        failed="Generation failed: {reason}\n",
+    ),
+}
 
 
 def last_user_text(messages: Any) -> tuple[str, list[str]]:

@@ -61,11 +61,15 @@ class EmulatorConfig:
     video_padding: int = 0  # bytes of a trailing `free` box appended to every served mp4
     content_redirect: bool = False  # /v1/videos/{id}/content answers 302 to the CDN
     unified_answer: str = "task"  # "chat": /v1/video/create answers a chat.completion (seed 000)
+    # "alt": another relay's query answer: words queued/in_progress, top-level `progress` 0..100,
+    # no pending_info, `status_update_time` in seconds, `error` as an object.
+    unified_variant: str = "default"
     chat_line_ending: str = "\n"  # SSE framing: "\n" or "\r\n"
     chat_send_done: bool = True  # end streams with `data: [DONE]`
     chat_chunks: int | None = None  # ordinary models: split the reply into N chunks (None: words)
     chat_chunk_delay: float = 0.0  # seconds between chunks of ordinary chat replies
     chat_keepalive_seconds: float = 2.0  # SSE comment lines while a video renders
+    chat_template: str = "zh"  # wording of video chat text: "zh" (seed relays) or "en" (+usage)
     chat_video_models: tuple[str, ...] = ()  # chat models that render video (besides "sora*")
     unified_models: dict[str, dict[str, tuple]] = field(default_factory=_unified_models)
     openai_models: dict[str, dict[str, tuple]] = field(default_factory=_openai_models)
@@ -82,6 +86,10 @@ class EmulatorConfig:
             raise ValueError("video_padding must be 0 or at least 8 (one mp4 box header)")
         if self.unified_answer not in ("task", "chat"):
             raise ValueError("unified_answer must be 'task' or 'chat'")
+        if self.unified_variant not in ("default", "alt"):
+            raise ValueError("unified_variant must be 'default' or 'alt'")
+        if self.chat_template not in ("zh", "en"):
+            raise ValueError("chat_template must be 'zh' or 'en'")
         if self.chat_line_ending not in ("\n", "\r\n"):
             raise ValueError(r"chat_line_ending must be '\n' or '\r\n'")
         if self.chat_chunks is not None and self.chat_chunks < 1:

@@ -533,6 +533,22 @@ class SoraMagics(Magics):
 
         self._run(refresh_all(), [])
 
+    # -- %sora_panel -----------------------------------------------------------------------------
+
+    @line_magic
+    def sora_panel(self, line: str) -> Any:
+        """The control panel: prompt, model rules, Generate/Cancel, progress, video, history, chat.
+
+        Generate runs in the background: other cells run meanwhile.
+        """
+        if line.strip():
+            raise UsageError("%sora_panel takes no options")
+        from .panel import Panel
+
+        self.client()  # fail now, in the cell, if no gateway is configured
+        self.panel = Panel(self)
+        return self.panel
+
 
 class ConfigView:
     """``%sora_config``'s answer: every setting, the key redacted."""

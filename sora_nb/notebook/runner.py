@@ -42,7 +42,7 @@ def _make_reentrant(loop: asyncio.AbstractEventLoop) -> None:
     _patched.add(id(loop))
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
+def run(coro: Coroutine[Any, Any, T] | asyncio.Future[T]) -> T:
     """Run ``coro`` to completion on the kernel's loop; background tasks keep moving meanwhile.
 
     On KeyboardInterrupt (the kernel's interrupt button) the work is cancelled and the interrupt
@@ -51,7 +51,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     loop = get_loop()
     if loop.is_running():
         _make_reentrant(loop)
-    task = loop.create_task(coro)
+    task = asyncio.ensure_future(coro, loop=loop)
     try:
         return loop.run_until_complete(task)
     except BaseException:

@@ -93,6 +93,22 @@ def test_video_chat_crlf_framing_and_no_done() -> None:
         assert "> 生成完成 ✅" in sse.text
 
 
+def test_english_template_words_it_differently_and_puts_usage_on_the_finish() -> None:
+    with serve(job_seconds=0.3, seed=5, chat_template="en") as e:
+        sse = parse_sse(chat(e.base_url, "a kite", stream=True))
+        text = sse.text
+        assert "```json" not in text and "进度" not in text
+        task_id = re.search(r"Task: (task_[0-9a-z]{26})", text).group(1)
+        assert e.jobs[task_id].status == "completed"
+        numbers = [int(n) for n in re.findall(r"(\d+)% ", text)]
+        assert len(numbers) >= 3 and numbers == sorted(set(numbers))
+        video = re.search(r"\[Watch the video\]\((\S+\.mp4)\)", text).group(1)
+        assert video.startswith(e.cdn_url)
+        finish = sse.chunks[-1]
+        assert finish["choices"][0]["finish_reason"] == "stop"
+        assert finish["usage"]["total_tokens"] > 0
+
+
 def test_video_chat_without_stream_blocks_until_done(emu: Emulator) -> None:
     t0 = time.monotonic()
     body = json.loads(chat(emu.base_url, "a quiet lake"))

@@ -78,6 +78,8 @@ def test_stop_does_not_wait_for_an_open_chat_stream() -> None:
     assert time.monotonic() - t0 < 3
     thread.join(5)
     assert not thread.is_alive()
+    # Cut short, never a false "finished" ([DONE] on a job that did not complete).
+    assert len(errors) == 1 and isinstance(errors[0], httpx.RemoteProtocolError)
 
 
 def test_explicit_ports_and_bad_options() -> None:

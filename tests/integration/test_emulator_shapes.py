@@ -181,6 +181,27 @@ def test_unified_fail_trigger_in_prompt(client: httpx.Client) -> None:
     assert done["video_url"] is None
 
 
+def test_unified_alt_variant() -> None:
+    with (
+        serve(job_seconds=0.3, seed=3, unified_variant="alt") as e,
+        httpx.Client(base_url=e.base_url) as c,
+    ):
+        ok = c.post("/video/create", json=unified_body()).json()["id"]
+        bad = c.post("/video/create", json=unified_body(prompt="[fail]")).json()["id"]
+        running = c.get("/video/query", params={"id": ok}).json()
+        assert running["status"] == "in_progress"
+        assert isinstance(running["progress"], int) and 0 <= running["progress"] < 100
+        assert "pending_info" not in running["detail"]
+        assert running["status_update_time"] < 10**11  # seconds, not milliseconds
+        time.sleep(0.4)
+        done = c.get("/video/query", params={"id": ok}).json()
+        assert (done["status"], done["progress"]) == ("completed", 100)
+        assert done["video_url"].startswith(e.cdn_url)
+        failed = c.get("/video/query", params={"id": bad}).json()
+        assert failed["status"] == "failed"
+        assert set(failed["error"]) == {"code", "message"}
+
+
 def test_unified_answer_chat_shape() -> None:
     with serve(job_seconds=0.1, seed=3, unified_answer="chat") as e:
         r = httpx.post(f"{e.base_url}/video/create", json=unified_body(), timeout=10)
