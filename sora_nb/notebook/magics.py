@@ -23,8 +23,7 @@ from traitlets import Bool, Float, Int, Unicode, observe, validate
 
 from .. import _exceptions as E
 from .._secret import Secret
-from ..capabilities import validate_video_request
-from ..client import AsyncClient, load_image
+from ..client import AsyncClient
 from ..config import ENV_API_KEY, ENV_BASE_URL, ENV_DIALECT, normalize_base_url, resolve_dialect
 from ..journal import Entry, Journal
 from ..models import VideoRequest
@@ -233,17 +232,10 @@ class SoraMagics(Magics):
                     None if dialect == "chat" else self.duration),
                 images=tuple(args.image),
             )
-            checked = validate_video_request(request, dialect)
-            for image in checked.images:
-                load_image(image)
+            spec = work.VideoSpec.checked(
+                request, dialect, args.timeout if args.timeout is not None else self.timeout)
         except E.SoraError as exc:
             raise UsageError(str(exc)) from None
-        spec = work.VideoSpec(
-            prompt=prompt, model=checked.model, dialect=dialect,
-            orientation=request.orientation, size=request.size, duration=request.duration,
-            images=tuple(args.image),
-            timeout=args.timeout if args.timeout is not None else self.timeout,
-        )
         return [spec] * args.n
 
     def _show_option(self, args: Any) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from .. import _exceptions as E
-from ..capabilities import ORIENTATIONS, known_models, rules_for, validate_video_request
+from ..capabilities import ORIENTATIONS, known_models, rules_for
 from ..models import Job, VideoRequest
 from ..polling import PollSchedule
 from . import render, runner, work
@@ -226,11 +226,7 @@ class Panel:
             duration=None if chat else self.duration.value,
             images=() if chat else tuple(images),
         )
-        checked = validate_video_request(request, dialect)
-        return work.VideoSpec(prompt=checked.prompt.strip(), model=model, dialect=dialect,
-                              orientation=request.orientation, size=request.size,
-                              duration=request.duration, images=tuple(images),
-                              timeout=self.magics.timeout)
+        return work.VideoSpec.checked(request, dialect, self.magics.timeout)
 
     def _uploaded_files(self) -> list[str]:
         # Uploaded files are saved beside the videos so the client reads them like any file.
@@ -252,7 +248,7 @@ class Panel:
         try:
             spec = self.request()
             target = self.magics._target()
-        except (E.SoraError, Exception) as exc:  # noqa: BLE001 - shown as one line in the panel
+        except (E.SoraError, Exception) as exc:
             self._show_error(exc)
             return None
         self.status.reset(spec.model)
@@ -268,7 +264,7 @@ class Panel:
         except asyncio.CancelledError:
             await self._cancelled()
             return None
-        except Exception as exc:  # noqa: BLE001 - every failure is one line in the panel
+        except Exception as exc:
             self.status.update(status="failed")
             self._show_error(exc)
             return None
@@ -341,7 +337,7 @@ class Panel:
             try:
                 result = await work.resume(entry.job(), target, status,  # type: ignore[arg-type]
                                            self.magics.timeout)
-            except Exception as exc:  # noqa: BLE001 - one line in the panel
+            except Exception as exc:
                 self.history_out.outputs = (_output({"text/plain": str(exc), "text/html":
                                                      f"<pre>{html.escape(str(exc))}</pre>"}),)
                 return
@@ -372,7 +368,7 @@ class Panel:
             try:
                 reply = await work.chat(messages, model=model, target=target, stream=True,
                                         live=live, status=None, params={})
-            except Exception as exc:  # noqa: BLE001 - one line in the panel
+            except Exception as exc:
                 live.flush()
                 self.chat_error.value = html.escape(f"{type(exc).__name__}: {exc}")
                 return

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import _exceptions as E
-from ..client import AsyncClient
+from ..capabilities import validate_video_request
+from ..client import AsyncClient, load_image
 from ..dialects.chat import job_from_event
 from ..journal import Journal
-from ..models import ChatEvent, Job
+from ..models import ChatEvent, Job, VideoRequest
 from .results import ChatReply, VideoJob
 from .views import LiveMarkdown, StatusView
 
@@ -50,6 +51,17 @@ class VideoSpec:
     images: Sequence[str] = ()
     timeout: float | None = 900.0
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def checked(cls, request: VideoRequest, dialect: str, timeout: float | None) -> VideoSpec:
+        """A spec from ``request``, checked as the gateway would (model rules, image files):
+        raises ValidationError with one line, before anything is sent."""
+        validate_video_request(request, dialect)
+        for image in request.images:
+            load_image(image)
+        return cls(prompt=request.prompt.strip(), model=request.model, dialect=dialect,
+                   orientation=request.orientation, size=request.size,
+                   duration=request.duration, images=tuple(request.images), timeout=timeout)
 
     def params(self) -> dict[str, Any]:
         return {"orientation": self.orientation, "size": self.size, "duration": self.duration,
