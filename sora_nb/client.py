@@ -20,7 +20,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -221,14 +221,21 @@ class _ClientBase:
         return module.build_create(request, refs), request
 
     def _job_parser(
-        self, dialect: str, *, prompt: str | None = None, model: str | None = None
+        self,
+        dialect: str,
+        *,
+        prompt: str | None = None,
+        model: str | None = None,
+        seconds: float | None = None,
     ) -> Callable[[flows.Reply], Job]:
         module = openai if dialect == "openai" else unified
         what = "reading the video job"
 
         def parse(reply: flows.Reply) -> Job:
             body = _errors.load_json(reply.content, what=what, secrets=self._secrets())
-            return module.parse_job(body, reply.headers, prompt=prompt, model=model)
+            job = module.parse_job(body, reply.headers, prompt=prompt, model=model)
+            # Some answers leave out what was asked for; the request still knows it.
+            return replace(job, seconds=seconds) if job.seconds is None and seconds else job
 
         return parse
 
@@ -264,7 +271,10 @@ class _ClientBase:
             clock=self._clock,
             timeout=timeout,
             parse=self._job_parser(
-                dialect, prompt=last.prompt if last else None, model=last.model if last else None
+                dialect,
+                prompt=last.prompt if last else None,
+                model=last.model if last else None,
+                seconds=last.seconds if last else None,
             ),
             last=last,
         )
@@ -479,7 +489,9 @@ class Client(_ClientBase):
             dialect=dialect,
             extra=extra,
         )
-        parse = self._job_parser(dialect, prompt=req.prompt, model=req.model)
+        parse = self._job_parser(
+            dialect, prompt=req.prompt, model=req.model, seconds=req.duration
+        )
         return self._run(flows.call(request, self.retry_policy, parse))
 
     def get_job(self, job_id: str, *, dialect: str | None = None) -> Job:
@@ -825,7 +837,9 @@ class AsyncClient(_ClientBase):
             dialect=dialect,
             extra=extra,
         )
-        parse = self._job_parser(dialect, prompt=req.prompt, model=req.model)
+        parse = self._job_parser(
+            dialect, prompt=req.prompt, model=req.model, seconds=req.duration
+        )
         return await self._run(flows.call(request, self.retry_policy, parse))
 
     async def get_job(self, job_id: str, *, dialect: str | None = None) -> Job:

@@ -13,12 +13,34 @@ from .magics import SoraCellError, SoraMagics
 _state: dict[int, SoraMagics] = {}
 
 
-def _one_line_error(shell: Any, etype: type, value: BaseException, tb: Any,
-                    tb_offset: int | None = None) -> list[str]:
-    # A gateway refusal or a failed job is not a bug in the user's code: one line, no traceback.
-    line = f"{etype.__name__}: {value}"
-    shell._showtraceback(etype, value, [line])
-    return [line]
+_saved_handlers: dict[int, tuple[tuple[type, ...], Any]] = {}
+
+
+def _install_error_line(shell: Any) -> None:
+    """Show SoraCellError as one line (a gateway refusal is not a bug in the user's code),
+    keeping any handler another extension installed for its own exceptions."""
+    previous_types, previous = shell.custom_exceptions, getattr(shell, "CustomTB", None)
+    _saved_handlers[id(shell)] = (previous_types, previous)
+
+    def handler(sh: Any, etype: type, value: BaseException, tb: Any,
+                tb_offset: int | None = None) -> list[str]:
+        if issubclass(etype, SoraCellError):
+            line = f"{etype.__name__}: {value}"
+            sh._showtraceback(etype, value, [line])
+            return [line]
+        if previous is not None and previous_types:
+            return previous(etype, value, tb, tb_offset=tb_offset)
+        sh.showtraceback((etype, value, tb), tb_offset=tb_offset)
+        return []
+
+    shell.set_custom_exc((*previous_types, SoraCellError), handler)
+
+
+def _restore_error_handler(shell: Any) -> None:
+    previous_types, previous = _saved_handlers.pop(id(shell), ((), None))
+    shell.custom_exceptions = previous_types
+    if previous is not None:
+        shell.CustomTB = previous
 
 
 def load(shell: Any) -> SoraMagics:
@@ -26,7 +48,7 @@ def load(shell: Any) -> SoraMagics:
         return _state[id(shell)]
     magics = SoraMagics(shell=shell)
     shell.register_magics(magics)
-    shell.set_custom_exc((SoraCellError,), _one_line_error)
+    _install_error_line(shell)
     _state[id(shell)] = magics
     if not magics.base_url:
         _start_emulator(magics)
@@ -58,7 +80,9 @@ def unload(shell: Any) -> None:
         context, _ = magics.emulator
         context.__exit__(None, None, None)
         magics.emulator = None
-    shell.set_custom_exc((), None)
+    _restore_error_handler(shell)
+    if magics in getattr(shell, "configurables", []):
+        shell.configurables.remove(magics)
     for kind in ("line", "cell"):
         for name in list(shell.magics_manager.magics[kind]):
             if name.startswith("sora_") and getattr(

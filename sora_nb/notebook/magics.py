@@ -12,14 +12,15 @@ import asyncio
 import contextlib
 import getpass
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
-from traitlets import Bool, Float, Int, Unicode, observe, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .. import _exceptions as E
 from .._secret import Secret
@@ -93,7 +94,7 @@ class SoraMagics(Magics):
         try:
             return resolve_dialect(proposal["value"], env={})
         except E.ConfigError as exc:
-            raise UsageError(str(exc)) from None
+            raise TraitError(str(exc)) from None
 
     @validate("base_url")
     def _check_base_url(self, proposal: Any) -> str | None:
@@ -103,25 +104,25 @@ class SoraMagics(Magics):
         try:
             return normalize_base_url(value)
         except E.ConfigError as exc:
-            raise UsageError(str(exc)) from None
+            raise TraitError(str(exc)) from None
 
     @validate("show")
     def _check_show(self, proposal: Any) -> str:
         if proposal["value"] not in _SHOWS:
-            raise UsageError(f"show must be one of {', '.join(_SHOWS)}")
+            raise TraitError(f"show must be one of {', '.join(_SHOWS)}")
         return proposal["value"]
 
     @validate("progress")
     def _check_progress(self, proposal: Any) -> str:
         if proposal["value"] not in _MODES:
-            raise UsageError(f"progress must be one of {', '.join(_MODES)}")
+            raise TraitError(f"progress must be one of {', '.join(_MODES)}")
         return proposal["value"]
 
     @validate("poll_interval", "max_poll_interval", "timeout", "update_rate",
               "emulator_job_seconds")
     def _check_positive(self, proposal: Any) -> float:
         if not proposal["value"] > 0:
-            raise UsageError(f"{proposal['trait'].name} must be positive")
+            raise TraitError(f"{proposal['trait'].name} must be positive")
         return proposal["value"]
 
     @observe("base_url", "api_key_env", "poll_interval", "max_poll_interval", "verify_tls")
@@ -191,7 +192,7 @@ class SoraMagics(Magics):
 
         The result is the finished :class:`sora_nb.Job` (with ``.path``), shown as the video.
         """
-        args = parse_argstring(self.sora_video, line)
+        args = _parse(self.sora_video, line)
         specs = self._video_specs(args, cell)
         show = self._show_option(args)
         target = self._target(args.out, show)
@@ -320,7 +321,7 @@ class SoraMagics(Magics):
 
         The conversation goes on from cell to cell until ``--new`` or ``--system``.
         """
-        args = parse_argstring(self.sora_chat, line)
+        args = _parse(self.sora_chat, line)
         message = cell.strip()
         if not message:
             raise UsageError("the cell is empty: write your message in the cell body")
@@ -374,7 +375,7 @@ class SoraMagics(Magics):
     @cell_magic
     def sora_image(self, line: str, cell: str) -> Any:
         """Generate images from the prompt in the cell body (POST /images/generations)."""
-        args = parse_argstring(self.sora_image, line)
+        args = _parse(self.sora_image, line)
         from ..dialects import images as images_dialect
 
         try:
@@ -409,7 +410,7 @@ class SoraMagics(Magics):
         ``%sora_config base_url=https://relay.example/v1 dialect=openai``;
         ``%sora_config --key-env MY_RELAY_KEY``; ``%sora_config --key-prompt``.
         """
-        args = parse_argstring(self.sora_config, line)
+        args = _parse(self.sora_config, line)
         names = sorted(self.trait_names(config=True))
         changes: dict[str, str] = {}
         for item in args.settings:
@@ -460,7 +461,10 @@ class SoraMagics(Magics):
         except ValueError:
             raise UsageError(f"{name}: {value!r} is not a valid "
                              f"{type(trait).__name__.lower()}") from None
-        setattr(self, name, parsed)
+        try:
+            setattr(self, name, parsed)
+        except TraitError as exc:
+            raise UsageError(f"{name}: {exc}") from None
 
     # -- %sora_jobs ------------------------------------------------------------------------------
 
@@ -473,7 +477,7 @@ class SoraMagics(Magics):
     @line_magic
     def sora_jobs(self, line: str) -> Any:
         """The job journal: every submitted job, newest first; resume or refresh them."""
-        args = parse_argstring(self.sora_jobs, line)
+        args = _parse(self.sora_jobs, line)
         if args.limit < 1:
             raise UsageError("--limit must be at least 1")
         journal = self.journal()
@@ -623,6 +627,15 @@ def _tool_choice(value: str | None) -> Any:
     if text in ("auto", "none", "required"):
         return text
     return {"type": "function", "function": {"name": text}}
+
+
+def _parse(magic: Any, line: str) -> Any:
+    """A magic's options, with shell quoting honoured (``--system "be brief"``)."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"cannot read the options: {exc}") from None
+    return magic.parser.parse_args(argv)
 
 
 def _one_line(exc: BaseException) -> str:

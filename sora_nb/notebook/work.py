@@ -136,7 +136,8 @@ async def finish(job: Job, target: Target, view: StatusView) -> VideoJob:
     if target.show != "link":
         view.update(detail="downloading")
         path = await target.client.download(job, target.out_dir)
-        target.journal.update(target.base_url, job, path=path)
+        # Absolute in the journal: it is shared by every notebook of this user.
+        target.journal.update(target.base_url, job, path=path.resolve())
     return VideoJob.of(job, path=path, show=target.show, base_dir=target.base_dir)
 
 

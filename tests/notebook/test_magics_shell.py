@@ -38,8 +38,8 @@ def tiny_png() -> bytes:
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(
-        b"IEND", b""
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
 
 
@@ -98,13 +98,11 @@ def env(ip, tmp_path, monkeypatch, capsys):
     # %config settings live in the shell's config and would reach the next test's magics.
     ip.config.pop("SoraMagics", None)
     ip.configurables[:] = [c for c in ip.configurables if not isinstance(c, SoraMagics)]
-    ip.user_ns.pop("_", None)
-    state = SimpleNamespace(ip=ip, dir=notebook, seen="")
+    state = SimpleNamespace(ip=ip, dir=notebook)
 
     def read() -> str:
         captured = capsys.readouterr()
         text = captured.out + captured.err
-        state.seen += text
         assert KEY not in text
         return text
 
@@ -123,21 +121,16 @@ def env(ip, tmp_path, monkeypatch, capsys):
         runner.run(asyncio.wait(background, timeout=2))
     ip.run_line_magic("unload_ext", "sora_nb")
     read()
+    journal = tmp_path / "data" / "jobs.sqlite3"
+    assert not journal.exists() or KEY.encode() not in journal.read_bytes()
 
 
-def load(env, monkeypatch, base_url: str | None, key: str | None = KEY, workaround: bool = True):
+def load(env, monkeypatch, base_url: str | None, key: str | None = KEY):
     """``%load_ext sora_nb`` with SORA_BASE_URL / SORA_API_KEY set first, as a user would."""
-    from sora_nb.notebook.magics import SoraMagics
-
     if base_url is not None:
         monkeypatch.setenv("SORA_BASE_URL", base_url)
     if key is not None:
         monkeypatch.setenv("SORA_API_KEY", key)
-    if workaround:
-        # SoraMagics.__init__ assigns base_url (observed) before it creates self._client, so
-        # loading with SORA_BASE_URL set crashes (test_load_with_gateway_from_environment).
-        # A class-level default lets the other tests get past that and test the rest.
-        monkeypatch.setattr(SoraMagics, "_client", None, raising=False)
     result = env.ip.run_cell("%load_ext sora_nb")
     assert result.success, result.error_in_exec
     magics = env.ip.magics_manager.registry["SoraMagics"]
@@ -203,10 +196,7 @@ def test_load_registers_the_magics_and_unload_removes_them(env, emu, monkeypatch
     assert total(emu) == 0
 
 
-def test_load_without_gateway_starts_the_builtin_emulator(env, monkeypatch):
-    from sora_nb.notebook.magics import SoraMagics
-
-    monkeypatch.setattr(SoraMagics, "_client", None, raising=False)
+def test_load_without_gateway_starts_the_builtin_emulator(env):
     env.read()
     assert env.ip.run_cell("%load_ext sora_nb").success
     out = env.read()
@@ -225,10 +215,8 @@ def test_load_without_gateway_starts_the_builtin_emulator(env, monkeypatch):
     port = int(builtin.base_url.rsplit(":", 1)[1].split("/")[0])
     assert env.ip.run_cell("%unload_ext sora_nb").success
     assert not registered(env.ip)
-    with pytest.raises(ConnectionRefusedError), socket.create_connection(
-        ("127.0.0.1", port), timeout=2
-    ):
-        pass
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
 # -- %%sora_video --------------------------------------------------------------------------------
@@ -407,12 +395,14 @@ def test_video_background_returns_at_once_and_finishes_later(sora):
         if tasks[0].done():
             break
     assert tasks[0].done() and tasks[0].exception() is None
+    out = sora.read()
     by_prompt = {e.prompt: e for e in Journal().entries()}
     assert by_prompt["the background one"].status == "completed"
     assert by_prompt["the background one"].path
     assert Path(by_prompt["the background one"].path).exists()
     kept = sora.ip.user_ns["bg"]
     assert kept.status == "completed" and kept.id == by_prompt["the background one"].id
+    assert f"Video: videos/{Path(kept.path).name}" in out  # its result replaced its status line
 
 
 # -- bad options: one line, nothing sent ---------------------------------------------------------
@@ -673,8 +663,9 @@ def test_jobs_table_lists_newest_first(sora):
     for n, job_id in enumerate(["job-older", "job-newer"]):
         journal.record(
             sora.emu.base_url,
-            sora_nb.Job(id=job_id, status="queued", dialect="unified", model="sora-2",
-                        prompt=f"prompt {n}"),
+            sora_nb.Job(
+                id=job_id, status="queued", dialect="unified", model="sora-2", prompt=f"prompt {n}"
+            ),
         )
         time.sleep(0.01)
     result = cell(sora, "%sora_jobs")
