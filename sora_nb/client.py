@@ -489,9 +489,7 @@ class Client(_ClientBase):
             dialect=dialect,
             extra=extra,
         )
-        parse = self._job_parser(
-            dialect, prompt=req.prompt, model=req.model, seconds=req.duration
-        )
+        parse = self._job_parser(dialect, prompt=req.prompt, model=req.model, seconds=req.duration)
         return self._run(flows.call(request, self.retry_policy, parse))
 
     def get_job(self, job_id: str, *, dialect: str | None = None) -> Job:
@@ -837,9 +835,7 @@ class AsyncClient(_ClientBase):
             dialect=dialect,
             extra=extra,
         )
-        parse = self._job_parser(
-            dialect, prompt=req.prompt, model=req.model, seconds=req.duration
-        )
+        parse = self._job_parser(dialect, prompt=req.prompt, model=req.model, seconds=req.duration)
         return await self._run(flows.call(request, self.retry_policy, parse))
 
     async def get_job(self, job_id: str, *, dialect: str | None = None) -> Job:

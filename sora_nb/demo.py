@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
             pct = "" if job.progress is None else f" {job.progress:5.1f}%"
             print(f"\r  {job.status:<12}{pct}", end="", flush=True)
 
-        job = client.generate_video(args.prompt, model=args.model, duration=args.duration,
-                                    on_update=show)
+        job = client.generate_video(
+            args.prompt, model=args.model, duration=args.duration, on_update=show
+        )
         print()
         path = client.download(job, Path(args.out))
     size = path.stat().st_size

@@ -72,8 +72,14 @@ def describe(request: HttpRequest) -> str:
     return _WHAT.get(request.kind, f"calling {request.path}")
 
 
-def send(request: HttpRequest, policy: RetryPolicy, *, stream: bool = False,
-         deadline: float | None = None, clock: Callable[[], float] | None = None) -> Flow:
+def send(
+    request: HttpRequest,
+    policy: RetryPolicy,
+    *,
+    stream: bool = False,
+    deadline: float | None = None,
+    clock: Callable[[], float] | None = None,
+) -> Flow:
     """Send ``request``, retrying as ``policy`` allows. Returns the Reply (or open response).
 
     With a ``deadline`` (and its ``clock``), no retry waits past it: the error is raised instead.
@@ -85,8 +91,12 @@ def send(request: HttpRequest, policy: RetryPolicy, *, stream: bool = False,
             return (yield Send(request, stream=stream))
         except E.SoraError as exc:
             delay = policy.delay(exc, attempt, creates=request.creates)
-            if delay is not None and deadline is not None and clock is not None and \
-                    clock() + delay > deadline:
+            if (
+                delay is not None
+                and deadline is not None
+                and clock is not None
+                and clock() + delay > deadline
+            ):
                 delay = None
             if delay is None:
                 if (

@@ -84,9 +84,16 @@ class Entry:
 
     def job(self) -> Job:
         """The entry as a Job, to resume waiting on it."""
-        return Job(id=self.id, status=self.status, dialect=self.dialect,  # type: ignore[arg-type]
-                   progress=self.progress, model=self.model, prompt=self.prompt,
-                   video_url=self.video_url, error=self.error)
+        return Job(
+            id=self.id,
+            status=self.status,
+            dialect=self.dialect,  # type: ignore[arg-type]
+            progress=self.progress,
+            model=self.model,
+            prompt=self.prompt,
+            video_url=self.video_url,
+            error=self.error,
+        )
 
 
 class Journal:
@@ -117,20 +124,41 @@ class Journal:
                 "ON CONFLICT (base_url, id) DO UPDATE SET status = excluded.status, "
                 "progress = excluded.progress, video_url = excluded.video_url, "
                 "error = excluded.error, updated_at = excluded.updated_at",
-                (base_url, job.id, job.dialect, job.model, job.prompt,
-                 json.dumps(dict(params or {}), default=str), job.status, job.progress,
-                 job.video_url, job.error, now, now),
+                (
+                    base_url,
+                    job.id,
+                    job.dialect,
+                    job.model,
+                    job.prompt,
+                    json.dumps(dict(params or {}), default=str),
+                    job.status,
+                    job.progress,
+                    job.video_url,
+                    job.error,
+                    now,
+                    now,
+                ),
             )
 
-    def update(self, base_url: str, job: Job, *, path: str | os.PathLike[str] | None = None) -> None:
+    def update(
+        self, base_url: str, job: Job, *, path: str | os.PathLike[str] | None = None
+    ) -> None:
         """The job's latest state (and the downloaded file, once there is one)."""
         with self._connect() as db:
             db.execute(
                 "UPDATE jobs SET status = ?, progress = ?, "
                 "video_url = COALESCE(?, video_url), error = ?, "
                 "path = COALESCE(?, path), updated_at = ? WHERE base_url = ? AND id = ?",
-                (job.status, job.progress, job.video_url, job.error,
-                 os.fspath(path) if path is not None else None, time.time(), base_url, job.id),
+                (
+                    job.status,
+                    job.progress,
+                    job.video_url,
+                    job.error,
+                    os.fspath(path) if path is not None else None,
+                    time.time(),
+                    base_url,
+                    job.id,
+                ),
             )
 
     def get(self, job_id: str, base_url: str | None = None) -> Entry | None:
@@ -141,8 +169,9 @@ class Journal:
             row = db.execute(query + " ORDER BY updated_at DESC LIMIT 1", args).fetchone()
         return _entry(row) if row else None
 
-    def entries(self, *, limit: int = 50, unfinished: bool = False,
-                base_url: str | None = None) -> list[Entry]:
+    def entries(
+        self, *, limit: int = 50, unfinished: bool = False, base_url: str | None = None
+    ) -> list[Entry]:
         """Newest first."""
         where, args = [], []
         if unfinished:
@@ -161,11 +190,37 @@ class Journal:
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:
-    (base_url, job_id, dialect, model, prompt, params, status, progress, video_url, path,
-     error, created_at, updated_at) = row
+    (
+        base_url,
+        job_id,
+        dialect,
+        model,
+        prompt,
+        params,
+        status,
+        progress,
+        video_url,
+        path,
+        error,
+        created_at,
+        updated_at,
+    ) = row
     try:
         decoded = json.loads(params) if params else {}
     except ValueError:
         decoded = {}
-    return Entry(base_url, job_id, dialect, model, prompt, decoded, status, progress,
-                 video_url, path, error, created_at, updated_at)
+    return Entry(
+        base_url,
+        job_id,
+        dialect,
+        model,
+        prompt,
+        decoded,
+        status,
+        progress,
+        video_url,
+        path,
+        error,
+        created_at,
+        updated_at,
+    )

@@ -49,8 +49,11 @@ class PollSchedule:
             self._points.clear()  # still at zero (queued): only the latest zero marks the start
         elif self._points and self._points[-1][1] == progress:
             return  # no news; the time of first sight is the better estimate
-        elif len(self._points) == 1 and self._points[0][1] <= 0 and \
-                now - self._points[0][0] > 2 * self.min_interval:
+        elif (
+            len(self._points) == 1
+            and self._points[0][1] <= 0
+            and now - self._points[0][0] > 2 * self.min_interval
+        ):
             # The last zero was seen long ago (back-off while queued): the job started some time
             # in between, so that point would make the rate look slow. Start from here, and
             # look again soon to learn the rate.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,9 +54,14 @@ class Kernel:
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
 
-    def execute(self, code: str, *, timeout: float = 120.0,
-                interrupt_after: float | None = None,
-                on_message: Any = None) -> Run:
+    def execute(
+        self,
+        code: str,
+        *,
+        timeout: float = 120.0,
+        interrupt_after: float | None = None,
+        on_message: Any = None,
+    ) -> Run:
         """Run ``code`` and collect iopub messages until the kernel is idle again."""
         msg_id = self.kc.execute(code)
         run = Run(msg_id)
@@ -90,10 +95,8 @@ class Kernel:
         """Messages that arrive in the next ``seconds`` (from background work)."""
         out, end = [], time.monotonic() + seconds
         while time.monotonic() < end:
-            try:
+            with suppress(queue.Empty):
                 out.append(self.kc.get_iopub_msg(timeout=0.1))
-            except queue.Empty:
-                pass
         return out
 
     def kill(self) -> None:

@@ -24,11 +24,22 @@ def probe(path: str | Path) -> VideoInfo:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         frames = sum(1 for _ in container.decode(stream))
-        duration = float(stream.duration * stream.time_base) if stream.duration else \
-            container.duration / 1e6
-        info = (stream.codec_context.name, stream.codec_context.pix_fmt,
-                stream.codec_context.width, stream.codec_context.height)
-    head = Path(path).read_bytes()[:1 << 16] if Path(path).stat().st_size else b""
+        duration = (
+            float(stream.duration * stream.time_base)
+            if stream.duration
+            else container.duration / 1e6
+        )
+        info = (
+            stream.codec_context.name,
+            stream.codec_context.pix_fmt,
+            stream.codec_context.width,
+            stream.codec_context.height,
+        )
+    head = Path(path).read_bytes()[: 1 << 16] if Path(path).stat().st_size else b""
     moov, mdat = head.find(b"moov"), head.find(b"mdat")
-    return VideoInfo(*info, duration=duration, frames=frames,
-                     faststart=moov != -1 and (mdat == -1 or moov < mdat))
+    return VideoInfo(
+        *info,
+        duration=duration,
+        frames=frames,
+        faststart=moov != -1 and (mdat == -1 or moov < mdat),
+    )

@@ -313,8 +313,7 @@ def completion_state(body: Any) -> ChatStreamState:
     return state
 
 
-def job_from_event(event: ChatEvent, *, model: str | None = None,
-                   prompt: str | None = None) -> Job:
+def job_from_event(event: ChatEvent, *, model: str | None = None, prompt: str | None = None) -> Job:
     """The video job a stream's text describes so far (completed once a link appears)."""
     url = event.video_url
     status = "completed" if url else "in_progress" if event.progress is not None else "queued"

@@ -22,8 +22,9 @@ def _install_error_line(shell: Any) -> None:
     previous_types, previous = shell.custom_exceptions, getattr(shell, "CustomTB", None)
     _saved_handlers[id(shell)] = (previous_types, previous)
 
-    def handler(sh: Any, etype: type, value: BaseException, tb: Any,
-                tb_offset: int | None = None) -> list[str]:
+    def handler(
+        sh: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None
+    ) -> list[str]:
         if issubclass(etype, SoraCellError):
             line = f"{etype.__name__}: {value}"
             sh._showtraceback(etype, value, [line])
@@ -59,16 +60,21 @@ def _start_emulator(magics: SoraMagics) -> None:
     try:
         from ..emulator import serve
     except ImportError:
-        print("sora_nb: no gateway configured. Set SORA_BASE_URL (and SORA_API_KEY), or "
-              "install the built-in emulator: pip install 'sora_nb[emulator]'")
+        print(
+            "sora_nb: no gateway configured. Set SORA_BASE_URL (and SORA_API_KEY), or "
+            "install the built-in emulator: pip install 'sora_nb[emulator]'"
+        )
         return
-    context = serve(job_seconds=magics.emulator_job_seconds, seed=magics.emulator_seed,
-                    concurrency=4)
+    context = serve(
+        job_seconds=magics.emulator_job_seconds, seed=magics.emulator_seed, concurrency=4
+    )
     emulator = context.__enter__()
     magics.emulator = (context, emulator)
     magics.base_url = emulator.base_url
-    print(f"sora_nb: no gateway configured, so the built-in emulator is serving at "
-          f"{emulator.base_url} (no key needed; set SORA_BASE_URL to use a real gateway)")
+    print(
+        f"sora_nb: no gateway configured, so the built-in emulator is serving at "
+        f"{emulator.base_url} (no key needed; set SORA_BASE_URL to use a real gateway)"
+    )
 
 
 def unload(shell: Any) -> None:
@@ -85,6 +91,8 @@ def unload(shell: Any) -> None:
         shell.configurables.remove(magics)
     for kind in ("line", "cell"):
         for name in list(shell.magics_manager.magics[kind]):
-            if name.startswith("sora_") and getattr(
-                    shell.magics_manager.magics[kind][name], "__self__", None) is magics:
+            if (
+                name.startswith("sora_")
+                and getattr(shell.magics_manager.magics[kind][name], "__self__", None) is magics
+            ):
                 del shell.magics_manager.magics[kind][name]

@@ -1,4 +1,5 @@
-"""The magics: ``%%sora_video``, ``%%sora_chat``, ``%%sora_image``, ``%sora_config``, ``%sora_jobs``.
+"""The magics: ``%%sora_video``, ``%%sora_chat``, ``%%sora_image``, ``%sora_config``,
+``%sora_jobs`` and ``%sora_panel``.
 
 Settings are traitlets on :class:`SoraMagics` (``%config SoraMagics.poll_interval = 2``), also set
 by ``%sora_config`` and read from ``SORA_*`` environment variables. User mistakes raise
@@ -44,31 +45,44 @@ class SoraCellError(Exception):
 class SoraMagics(Magics):
     """Magics for video generation through OpenAI-compatible gateways."""
 
-    base_url = Unicode(None, allow_none=True, config=True,
-                       help="The gateway's base URL (ends in /v1). Default: $SORA_BASE_URL, "
-                            "else the built-in emulator.")
-    dialect = Unicode("unified", config=True,
-                      help="Request family: unified (/video/create), openai (/videos), chat.")
+    base_url = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="The gateway's base URL (ends in /v1). Default: $SORA_BASE_URL, "
+        "else the built-in emulator.",
+    )
+    dialect = Unicode(
+        "unified",
+        config=True,
+        help="Request family: unified (/video/create), openai (/videos), chat.",
+    )
     model = Unicode("sora-2", config=True, help="Default video model.")
     chat_model = Unicode("sora-2", config=True, help="Default model for %%sora_chat.")
     image_model = Unicode("dall-e-3", config=True, help="Default model for %%sora_image.")
-    api_key_env = Unicode(ENV_API_KEY, config=True,
-                          help="Name of the environment variable holding the API key.")
+    api_key_env = Unicode(
+        ENV_API_KEY, config=True, help="Name of the environment variable holding the API key."
+    )
     orientation = Unicode(None, allow_none=True, config=True, help="Default orientation.")
     size = Unicode(None, allow_none=True, config=True, help="Default size.")
     duration = Float(None, allow_none=True, config=True, help="Default duration, seconds.")
     timeout = Float(900.0, config=True, help="Longest wait for one video, seconds.")
     poll_interval = Float(1.0, config=True, help="Shortest time between two polls, seconds.")
     max_poll_interval = Float(30.0, config=True, help="Longest time between two polls, seconds.")
-    out_dir = Unicode("videos", config=True,
-                      help="Folder (relative to the notebook) where videos are saved.")
-    show = Unicode("file", config=True,
-                   help="How videos appear: file (saved beside the notebook), embed, link.")
+    out_dir = Unicode(
+        "videos", config=True, help="Folder (relative to the notebook) where videos are saved."
+    )
+    show = Unicode(
+        "file",
+        config=True,
+        help="How videos appear: file (saved beside the notebook), embed, link.",
+    )
     progress = Unicode("auto", config=True, help="Live status: auto, widget, html or text.")
     update_rate = Float(4.0, config=True, help="Most status updates per second.")
     verify_tls = Bool(True, config=True, help="Verify TLS certificates (turn off by name only).")
-    emulator_job_seconds = Float(3.0, config=True,
-                                 help="Render time of one job on the built-in emulator.")
+    emulator_job_seconds = Float(
+        3.0, config=True, help="Render time of one job on the built-in emulator."
+    )
     emulator_seed = Int(0, config=True, help="Seed of the built-in emulator (deterministic ids).")
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
@@ -118,8 +132,9 @@ class SoraMagics(Magics):
             raise TraitError(f"progress must be one of {', '.join(_MODES)}")
         return proposal["value"]
 
-    @validate("poll_interval", "max_poll_interval", "timeout", "update_rate",
-              "emulator_job_seconds")
+    @validate(
+        "poll_interval", "max_poll_interval", "timeout", "update_rate", "emulator_job_seconds"
+    )
     def _check_positive(self, proposal: Any) -> float:
         if not proposal["value"] > 0:
             raise TraitError(f"{proposal['trait'].name} must be positive")
@@ -148,8 +163,11 @@ class SoraMagics(Magics):
                     "%sora_config base_url=https://relay.example/v1"
                 )
             self._client = AsyncClient(
-                base_url=self.base_url, api_key=self.api_key().reveal(), dialect=self.dialect,
-                model=self.model, poll_interval=self.poll_interval,
+                base_url=self.base_url,
+                api_key=self.api_key().reveal(),
+                dialect=self.dialect,
+                model=self.model,
+                poll_interval=self.poll_interval,
                 max_poll_interval=max(self.poll_interval, self.max_poll_interval),
                 verify=self.verify_tls,
             )
@@ -163,9 +181,13 @@ class SoraMagics(Magics):
     def _target(self, out: str | None = None, show: str | None = None) -> work.Target:
         base = Path.cwd()
         return work.Target(
-            client=self.client(), journal=self.journal(),
-            out_dir=Path(out or self.out_dir), show=show or self.show, base_dir=base,
-            progress_mode=self.progress, update_rate=self.update_rate,
+            client=self.client(),
+            journal=self.journal(),
+            out_dir=Path(out or self.out_dir),
+            show=show or self.show,
+            base_dir=base,
+            progress_mode=self.progress,
+            update_rate=self.update_rate,
         )
 
     # -- %%sora_video ---------------------------------------------------------------------------
@@ -175,16 +197,25 @@ class SoraMagics(Magics):
     @argument("-o", "--orientation", help="portrait or landscape.")
     @argument("-s", "--size", help="small, large, or WIDTHxHEIGHT (openai dialect).")
     @argument("-d", "--duration", type=float, help="Seconds.")
-    @argument("-i", "--image", action="append", default=[],
-              help="Reference image: a URL or a local file (repeatable).")
+    @argument(
+        "-i",
+        "--image",
+        action="append",
+        default=[],
+        help="Reference image: a URL or a local file (repeatable).",
+    )
     @argument("--dialect", help="unified, openai or chat (default: SoraMagics.dialect).")
     @argument("-n", type=int, default=1, help="Variants to make at once, shown as a grid.")
     @argument("--timeout", type=float, help="Longest wait, seconds.")
     @argument("--out", help="Folder for the video files (default: SoraMagics.out_dir).")
     @argument("--embed", action="store_true", help="Embed the video in the notebook.")
     @argument("--link", action="store_true", help="Show the gateway's link; download nothing.")
-    @argument("-b", "--background", action="store_true",
-              help="Return at once; the job goes on while other cells run.")
+    @argument(
+        "-b",
+        "--background",
+        action="store_true",
+        help="Return at once; the job goes on while other cells run.",
+    )
     @argument("--name", help="Also store the result in this variable.")
     @cell_magic
     def sora_video(self, line: str, cell: str) -> Any:
@@ -196,12 +227,15 @@ class SoraMagics(Magics):
         specs = self._video_specs(args, cell)
         show = self._show_option(args)
         target = self._target(args.out, show)
-        views = [StatusView(_label(s, i, len(specs)), mode=target.progress_mode,
-                            rate=target.update_rate) for i, s in enumerate(specs)]
+        views = [
+            StatusView(_label(s, i, len(specs)), mode=target.progress_mode, rate=target.update_rate)
+            for i, s in enumerate(specs)
+        ]
 
         async def all_variants() -> Any:
             results = await asyncio.gather(
-                *(work.make_video(s, target, v) for s, v in zip(specs, views)))
+                *(work.make_video(s, target, v) for s, v in zip(specs, views, strict=False))
+            )
             return results[0] if len(results) == 1 else VideoGrid(results)
 
         if args.background:
@@ -226,15 +260,18 @@ class SoraMagics(Magics):
         try:
             dialect = resolve_dialect(args.dialect or self.dialect, env={})
             request = VideoRequest(
-                prompt=prompt, model=args.model or self.model,
+                prompt=prompt,
+                model=args.model or self.model,
                 orientation=args.orientation or (None if dialect == "chat" else self.orientation),
                 size=args.size or (None if dialect == "chat" else self.size),
-                duration=args.duration if args.duration is not None else (
-                    None if dialect == "chat" else self.duration),
+                duration=args.duration
+                if args.duration is not None
+                else (None if dialect == "chat" else self.duration),
                 images=tuple(args.image),
             )
             spec = work.VideoSpec.checked(
-                request, dialect, args.timeout if args.timeout is not None else self.timeout)
+                request, dialect, args.timeout if args.timeout is not None else self.timeout
+            )
         except E.SoraError as exc:
             raise UsageError(str(exc)) from None
         return [spec] * args.n
@@ -250,10 +287,12 @@ class SoraMagics(Magics):
         except KeyboardInterrupt:
             ids = self._close_views(views, "interrupted")
             if ids:
-                print(f"Interrupted. The job{'s' if len(ids) > 1 else ''} "
-                      f"{', '.join(ids)} may still be running on the gateway and "
-                      f"{'are' if len(ids) > 1 else 'is'} in the journal; finish with: "
-                      + "; ".join(f"%sora_jobs --resume {i}" for i in ids))
+                print(
+                    f"Interrupted. The job{'s' if len(ids) > 1 else ''} "
+                    f"{', '.join(ids)} may still be running on the gateway and "
+                    f"{'are' if len(ids) > 1 else 'is'} in the journal; finish with: "
+                    + "; ".join(f"%sora_jobs --resume {i}" for i in ids)
+                )
             else:
                 print("Interrupted before the gateway answered; nothing was submitted.")
             return None
@@ -285,8 +324,9 @@ class SoraMagics(Magics):
             except E.SoraError as exc:
                 line = _one_line(exc)
                 for view in views:
-                    view.show_instead({"text/plain": line,
-                                       "text/html": f"<pre>{_html(line)}</pre>"})
+                    view.show_instead(
+                        {"text/plain": line, "text/html": f"<pre>{_html(line)}</pre>"}
+                    )
                 return
             self._keep(result, name)
             bundle = result._repr_mimebundle_()
@@ -329,9 +369,12 @@ class SoraMagics(Magics):
             raise UsageError(f"--temperature must be between 0 and 2, not {args.temperature}")
         if args.max_tokens is not None and args.max_tokens < 1:
             raise UsageError(f"--max-tokens must be at least 1, not {args.max_tokens}")
-        params = {"temperature": args.temperature, "max_tokens": args.max_tokens,
-                  "tools": _json_or_names(args.tools, "tools"),
-                  "tool_choice": _tool_choice(args.tool_choice)}
+        params = {
+            "temperature": args.temperature,
+            "max_tokens": args.max_tokens,
+            "tools": _json_or_names(args.tools, "tools"),
+            "tool_choice": _tool_choice(args.tool_choice),
+        }
         params = {k: v for k, v in params.items() if v is not None}
         if args.new or args.system is not None:
             self.conversation = []
@@ -341,13 +384,25 @@ class SoraMagics(Magics):
         messages = [*self.conversation, {"role": "user", "content": message}]
         target = self._target(args.out)
         live = LiveMarkdown(mode=target.progress_mode)
-        status = StatusView(model, mode=target.progress_mode, rate=target.update_rate) \
-            if _is_video_model(model) else None
+        status = (
+            StatusView(model, mode=target.progress_mode, rate=target.update_rate)
+            if _is_video_model(model)
+            else None
+        )
         views = [status] if status else []
         try:
-            reply = self._run(work.chat(messages, model=model, target=target,
-                                        stream=not args.no_stream, live=live, status=status,
-                                        params=params), views)
+            reply = self._run(
+                work.chat(
+                    messages,
+                    model=model,
+                    target=target,
+                    stream=not args.no_stream,
+                    live=live,
+                    status=status,
+                    params=params,
+                ),
+                views,
+            )
         finally:
             live.close()
         if status is not None and not status.closed:
@@ -379,16 +434,27 @@ class SoraMagics(Magics):
         from ..dialects import images as images_dialect
 
         try:
-            images_dialect.build_generate(cell.strip(), model=args.model, n=args.n,
-                                          size=args.size, quality=args.quality, style=args.style)
+            images_dialect.build_generate(
+                cell.strip(),
+                model=args.model,
+                n=args.n,
+                size=args.size,
+                quality=args.quality,
+                style=args.style,
+            )
         except E.ValidationError as exc:
             raise UsageError(str(exc)) from None
         target = self._target(args.out)
 
         async def generate() -> ImageSet:
             results = await target.client.generate_images(
-                cell.strip(), model=args.model or self.image_model, n=args.n, size=args.size,
-                quality=args.quality, style=args.style)
+                cell.strip(),
+                model=args.model or self.image_model,
+                n=args.n,
+                size=args.size,
+                quality=args.quality,
+                style=args.style,
+            )
             return ImageSet(await _save_images(target, results), base_dir=target.base_dir)
 
         result = self._run(generate(), [])
@@ -401,8 +467,11 @@ class SoraMagics(Magics):
     @magic_arguments()
     @argument("settings", nargs="*", help="name=value pairs, e.g. dialect=openai model=sora-2")
     @argument("--key-env", help="Take the API key from this environment variable.")
-    @argument("--key-prompt", action="store_true",
-              help="Ask for the API key (kept in memory only, never in the notebook).")
+    @argument(
+        "--key-prompt",
+        action="store_true",
+        help="Ask for the API key (kept in memory only, never in the notebook).",
+    )
     @line_magic
     def sora_config(self, line: str) -> Any:
         """Show the configuration (key redacted), or change it.
@@ -459,8 +528,9 @@ class SoraMagics(Magics):
             else:
                 parsed = text
         except ValueError:
-            raise UsageError(f"{name}: {value!r} is not a valid "
-                             f"{type(trait).__name__.lower()}") from None
+            raise UsageError(
+                f"{name}: {value!r} is not a valid {type(trait).__name__.lower()}"
+            ) from None
         try:
             setattr(self, name, parsed)
         except TraitError as exc:
@@ -500,13 +570,15 @@ class SoraMagics(Magics):
                 f"{client.base_url}; run %sora_config base_url={entry.base_url} to resume it"
             )
         target = self._target()
-        view = StatusView(entry.model or "video", mode=target.progress_mode,
-                          rate=target.update_rate)
+        view = StatusView(
+            entry.model or "video", mode=target.progress_mode, rate=target.update_rate
+        )
         job = entry.job()
         view.tracker = work.JobTracker(target, view, None)  # type: ignore[attr-defined]
         view.tracker.job = job  # type: ignore[attr-defined]
-        result = self._run(work.resume(job, target, view,
-                                       timeout if timeout is not None else self.timeout), [view])
+        result = self._run(
+            work.resume(job, target, view, timeout if timeout is not None else self.timeout), [view]
+        )
         if result is not None:
             view.close()
             self._keep(result, name)
@@ -523,8 +595,13 @@ class SoraMagics(Magics):
                     job = await client.get_job(entry.id, dialect=entry.dialect)
                 except E.NotFoundError:
                     job = entry.job()
-                    job = type(job)(**{**job.__dict__, "status": "failed",
-                                       "error": "the gateway no longer knows this job"})
+                    job = type(job)(
+                        **{
+                            **job.__dict__,
+                            "status": "failed",
+                            "error": "the gateway no longer knows this job",
+                        }
+                    )
                 journal.update(client.base_url, job)
 
         self._run(refresh_all(), [])
@@ -560,8 +637,9 @@ class ConfigView:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         width = max(len(n) for n, _ in self.rows)
         plain = "\n".join(f"{n.ljust(width)}  {v}" for n, v in self.rows)
-        body = "".join(f"<tr><td>{_html(n)}</td><td>{_html(str(v))}</td></tr>"
-                       for n, v in self.rows)
+        body = "".join(
+            f"<tr><td>{_html(n)}</td><td>{_html(str(v))}</td></tr>" for n, v in self.rows
+        )
         return {"text/plain": plain, "text/html": f"<table>{body}</table>"}
 
 
@@ -585,8 +663,9 @@ async def _save_images(target: work.Target, results: list[Any]) -> list[Any]:
         elif render.safe_url(result.url):
             from ..models import Job
 
-            holder = Job(id=f"image-{i}", status="completed", dialect="images",
-                         video_url=result.url)
+            holder = Job(
+                id=f"image-{i}", status="completed", dialect="images", video_url=result.url
+            )
             name = Path(result.url.split("?")[0]).name or f"image-{i}.png"
             path = await target.client.download(holder, target.out_dir, filename=name)
         out.append((result, path))
@@ -600,8 +679,11 @@ def _label(spec: work.VideoSpec, index: int, total: int) -> str:
 def _is_video_model(model: str) -> bool:
     from ..capabilities import known_models
 
-    return model in known_models("unified") or model in known_models("openai") or \
-        model.lower().startswith(("sora", "veo", "kling", "runway", "wan", "hailuo", "seedance"))
+    return (
+        model in known_models("unified")
+        or model in known_models("openai")
+        or model.lower().startswith(("sora", "veo", "kling", "runway", "wan", "hailuo", "seedance"))
+    )
 
 
 def _json_or_names(value: str | None, what: str) -> Any:
@@ -646,5 +728,3 @@ def _html(text: str) -> str:
     import html
 
     return html.escape(text)
-
-

@@ -57,8 +57,9 @@ class PanelStatus:
         self._eta = PollSchedule(min_interval=0.1)
         self.tracker: work.JobTracker | None = None
 
-    def update(self, job: Job | None = None, *, status: str | None = None,
-               detail: str | None = None) -> None:
+    def update(
+        self, job: Job | None = None, *, status: str | None = None, detail: str | None = None
+    ) -> None:
         if job is not None:
             self.status = job.status
             if job.progress is not None:
@@ -72,14 +73,18 @@ class PanelStatus:
 
     def tick(self) -> None:
         now = self._clock()
-        text = render.status_text(self.name, self.status, self.progress, now - self._start,
-                                  self._eta.eta(now))
+        text = render.status_text(
+            self.name, self.status, self.progress, now - self._start, self._eta.eta(now)
+        )
         if self.detail:
             text += f" · {self.detail}"
         with self.bar.hold_sync():
             self.bar.value = float(self.progress or 0.0)
-            self.bar.bar_style = {"completed": "success", "failed": "danger",
-                                  "cancelled": "warning"}.get(self.status, "info")
+            self.bar.bar_style = {
+                "completed": "success",
+                "failed": "danger",
+                "cancelled": "warning",
+            }.get(self.status, "info")
         self.label.value = html.escape(text)
 
 
@@ -100,20 +105,28 @@ class Panel:
     def _build(self) -> None:
         m = self.magics
         full = w.Layout(width="100%")
-        self.prompt = w.Textarea(placeholder="Describe the video…", layout=w.Layout(
-            width="100%", height="5em"), description="Prompt")
+        self.prompt = w.Textarea(
+            placeholder="Describe the video…",
+            layout=w.Layout(width="100%", height="5em"),
+            description="Prompt",
+        )
         models = sorted(set(known_models("unified")) | set(known_models("openai")))
-        self.model = w.Combobox(value=m.model, options=models, description="Model",
-                                ensure_option=False)
-        self.dialect = w.Dropdown(options=["unified", "openai", "chat"], value=m.dialect,
-                                  description="Dialect")
-        self.orientation = w.ToggleButtons(options=list(ORIENTATIONS),
-                                           value=m.orientation or "portrait",
-                                           description="Orientation")
+        self.model = w.Combobox(
+            value=m.model, options=models, description="Model", ensure_option=False
+        )
+        self.dialect = w.Dropdown(
+            options=["unified", "openai", "chat"], value=m.dialect, description="Dialect"
+        )
+        self.orientation = w.ToggleButtons(
+            options=list(ORIENTATIONS), value=m.orientation or "portrait", description="Orientation"
+        )
         self.size = w.Dropdown(description="Size")
         self.duration = w.Dropdown(description="Duration")
-        self.image_urls = w.Textarea(placeholder="Reference image URLs, one per line",
-                                     description="Images", layout=w.Layout(width="100%"))
+        self.image_urls = w.Textarea(
+            placeholder="Reference image URLs, one per line",
+            description="Images",
+            layout=w.Layout(width="100%"),
+        )
         self.upload = w.FileUpload(accept=_ACCEPT, multiple=True, description="Add files")
         self.gateway = w.HTML()
         self.generate = w.Button(description="Generate", button_style="primary", icon="play")
@@ -131,33 +144,47 @@ class Panel:
         self.download = w.Button(description="Download", icon="download")
         self.history_out = w.Output(layout=full)
 
-        self.chat_input = w.Textarea(placeholder="Message…", layout=w.Layout(
-            width="100%", height="4em"))
-        self.chat_model = w.Combobox(value=m.chat_model, options=models + ["gpt-4"],
-                                     description="Model", ensure_option=False)
+        self.chat_input = w.Textarea(
+            placeholder="Message…", layout=w.Layout(width="100%", height="4em")
+        )
+        self.chat_model = w.Combobox(
+            value=m.chat_model, options=[*models, "gpt-4"], description="Model", ensure_option=False
+        )
         self.chat_send = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.chat_new = w.Button(description="New conversation")
         self.chat_out = w.Output(layout=full)
         self.chat_error = w.HTML()
 
-        video_tab = w.VBox([
-            self.prompt,
-            w.HBox([self.model, self.dialect]),
-            self.orientation,
-            w.HBox([self.size, self.duration]),
-            self.image_urls, self.upload, self.gateway,
-            w.HBox([self.generate, self.cancel]),
-            w.HBox([self.bar, self.status_line]),
-            self.error, self.video,
-        ])
-        history_tab = w.VBox([
-            self.history_list,
-            w.HBox([self.refresh_history, self.play, self.resume, self.download]),
-            self.history_out,
-        ])
-        chat_tab = w.VBox([self.chat_input, w.HBox([self.chat_model, self.chat_send,
-                                                    self.chat_new]),
-                           self.chat_error, self.chat_out])
+        video_tab = w.VBox(
+            [
+                self.prompt,
+                w.HBox([self.model, self.dialect]),
+                self.orientation,
+                w.HBox([self.size, self.duration]),
+                self.image_urls,
+                self.upload,
+                self.gateway,
+                w.HBox([self.generate, self.cancel]),
+                w.HBox([self.bar, self.status_line]),
+                self.error,
+                self.video,
+            ]
+        )
+        history_tab = w.VBox(
+            [
+                self.history_list,
+                w.HBox([self.refresh_history, self.play, self.resume, self.download]),
+                self.history_out,
+            ]
+        )
+        chat_tab = w.VBox(
+            [
+                self.chat_input,
+                w.HBox([self.chat_model, self.chat_send, self.chat_new]),
+                self.chat_error,
+                self.chat_out,
+            ]
+        )
         self.widget = w.Tab(children=[video_tab, chat_tab, history_tab])
         for i, title in enumerate(("Video", "Chat", "History")):
             self.widget.set_title(i, title)
@@ -183,8 +210,7 @@ class Panel:
     def _sync_choices(self) -> None:
         dialect, model = self.dialect.value, (self.model.value or "").strip()
         chat = dialect == "chat"
-        for control in (self.orientation, self.size, self.duration, self.image_urls,
-                        self.upload):
+        for control in (self.orientation, self.size, self.duration, self.image_urls, self.upload):
             control.disabled = chat  # the chat dialect takes only a prompt
         rules = rules_for(model, dialect)
         if rules is not None:
@@ -200,8 +226,10 @@ class Panel:
         client_url = self.magics.base_url or "(not configured)"
         key = self.magics.api_key()
         gateway = "built-in emulator · " if self.magics.emulator is not None else ""
-        self.gateway.value = (f"<small>Gateway: {gateway}{html.escape(client_url)} · key "
-                              f"{'***' if key else 'not set'}</small>")
+        self.gateway.value = (
+            f"<small>Gateway: {gateway}{html.escape(client_url)} · key "
+            f"{'***' if key else 'not set'}</small>"
+        )
 
     @staticmethod
     def _set_options(control: w.Dropdown, options: list[Any]) -> None:
@@ -220,7 +248,8 @@ class Panel:
         images += self._uploaded_files()
         chat = dialect == "chat"
         request = VideoRequest(
-            prompt=self.prompt.value, model=model,
+            prompt=self.prompt.value,
+            model=model,
             orientation=None if chat else self.orientation.value,
             size=None if chat else self.size.value,
             duration=None if chat else self.duration.value,
@@ -293,13 +322,16 @@ class Panel:
             except E.SoraError as exc:
                 self._show_error(exc)
         elif job is not None and job.id:
-            self.status.update(detail=f"still on the gateway; resume with %sora_jobs --resume "
-                                      f"{job.id}")
+            self.status.update(
+                detail=f"still on the gateway; resume with %sora_jobs --resume {job.id}"
+            )
 
     def _show_error(self, exc: BaseException) -> None:
         line = " ".join(str(exc).split()) or type(exc).__name__
-        self.error.value = (f'<span style="color:var(--jp-error-color1,#c00)">'
-                            f"{html.escape(type(exc).__name__)}: {html.escape(line)}</span>")
+        self.error.value = (
+            f'<span style="color:var(--jp-error-color1,#c00)">'
+            f"{html.escape(type(exc).__name__)}: {html.escape(line)}</span>"
+        )
 
     # -- history ----------------------------------------------------------------------------------
 
@@ -307,8 +339,7 @@ class Panel:
         entries = self.magics.journal().entries(limit=50)
         self._entries = {e.id: e for e in entries}
         self.history_list.options = [
-            (f"{e.status:<11} {e.model or '':<10} {(e.prompt or '')[:40]}", e.id)
-            for e in entries
+            (f"{e.status:<11} {e.model or '':<10} {(e.prompt or '')[:40]}", e.id) for e in entries
         ]
 
     def _selected(self) -> Any:
@@ -335,18 +366,30 @@ class Panel:
 
         async def go() -> None:
             try:
-                result = await work.resume(entry.job(), target, status,  # type: ignore[arg-type]
-                                           self.magics.timeout)
+                result = await work.resume(
+                    entry.job(),
+                    target,
+                    status,  # type: ignore[arg-type]
+                    self.magics.timeout,
+                )
             except Exception as exc:
-                self.history_out.outputs = (_output({"text/plain": str(exc), "text/html":
-                                                     f"<pre>{html.escape(str(exc))}</pre>"}),)
+                self.history_out.outputs = (
+                    _output(
+                        {"text/plain": str(exc), "text/html": f"<pre>{html.escape(str(exc))}</pre>"}
+                    ),
+                )
                 return
             self.history_out.outputs = (_output(result.bundle()),)
             self.load_history()
 
-        self.history_out.outputs = (_output({"text/plain": f"Resuming {entry.id}…",
-                                             "text/html": f"<p>Resuming {html.escape(entry.id)}"
-                                                          "…</p>"}),)
+        self.history_out.outputs = (
+            _output(
+                {
+                    "text/plain": f"Resuming {entry.id}…",
+                    "text/html": f"<p>Resuming {html.escape(entry.id)}…</p>",
+                }
+            ),
+        )
         return runner.spawn(go())
 
     # -- chat -------------------------------------------------------------------------------------
@@ -366,8 +409,15 @@ class Panel:
 
         async def go() -> None:
             try:
-                reply = await work.chat(messages, model=model, target=target, stream=True,
-                                        live=live, status=None, params={})
+                reply = await work.chat(
+                    messages,
+                    model=model,
+                    target=target,
+                    stream=True,
+                    live=live,
+                    status=None,
+                    params={},
+                )
             except Exception as exc:
                 live.flush()
                 self.chat_error.value = html.escape(f"{type(exc).__name__}: {exc}")

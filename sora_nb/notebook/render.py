@@ -19,8 +19,15 @@ from ..models import Job
 Bundle = dict[str, str]
 EMPTY: Bundle = {"text/plain": "", "text/html": ""}
 
-_ICONS = {"queued": "⏳", "in_progress": "🎬", "completed": "✅", "failed": "❌",
-          "cancelled": "⏹", "submitting": "📤", "interrupted": "⏸"}
+_ICONS = {
+    "queued": "⏳",
+    "in_progress": "🎬",
+    "completed": "✅",
+    "failed": "❌",
+    "cancelled": "⏹",
+    "submitting": "📤",
+    "interrupted": "⏸",
+}
 
 
 def safe_url(url: str | None) -> str | None:
@@ -37,14 +44,15 @@ def safe_url(url: str | None) -> str | None:
 def clock(seconds: float | None) -> str:
     if seconds is None:
         return "–"
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     minutes, secs = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def status_text(label: str, status: str, progress: float | None, elapsed: float | None,
-                remaining: float | None) -> str:
+def status_text(
+    label: str, status: str, progress: float | None, elapsed: float | None, remaining: float | None
+) -> str:
     parts = [f"{_ICONS.get(status, '•')} {label}", status.replace("_", " ")]
     if progress is not None:
         parts.append(f"{progress:.0f}%")
@@ -55,8 +63,14 @@ def status_text(label: str, status: str, progress: float | None, elapsed: float 
     return " · ".join(parts)
 
 
-def status_bundle(label: str, status: str, progress: float | None, elapsed: float | None,
-                  remaining: float | None, detail: str | None = None) -> Bundle:
+def status_bundle(
+    label: str,
+    status: str,
+    progress: float | None,
+    elapsed: float | None,
+    remaining: float | None,
+    detail: str | None = None,
+) -> Bundle:
     text = status_text(label, status, progress, elapsed, remaining)
     if detail:
         text += f" · {detail}"
@@ -94,25 +108,30 @@ def caption(job: Job) -> str:
     return " · ".join(parts)
 
 
-def video_bundle(job: Job, *, src: str | None, embedded: str | None = None,
-                 path: str | None = None, width: int = 480) -> Bundle:
+def video_bundle(
+    job: Job,
+    *,
+    src: str | None,
+    embedded: str | None = None,
+    path: str | None = None,
+    width: int = 480,
+) -> Bundle:
     """A playable ``<video>``: ``src`` (a relative path or an http(s) link) or inline base64."""
     cap = caption(job)
-    if embedded is not None:
-        source = f"data:video/mp4;base64,{embedded}"
-    else:
-        source = src or ""
+    source = f"data:video/mp4;base64,{embedded}" if embedded is not None else src or ""
     plain = f"Video: {path or src or '(embedded)'} ({cap})"
     if not source:
-        return {"text/plain": f"{cap}: no playable video", "text/html":
-                f"<p>{html.escape(cap)}: no playable video</p>"}
+        return {
+            "text/plain": f"{cap}: no playable video",
+            "text/html": f"<p>{html.escape(cap)}: no playable video</p>",
+        }
     return {
         "text/plain": plain,
         "text/html": (
             f'<figure class="sora-nb-video" style="margin:0">'
             f'<video src="{html.escape(source, quote=True)}" controls loop muted playsinline '
             f'preload="metadata" style="max-width:{int(width)}px;width:100%"></video>'
-            f"<figcaption style=\"font-size:85%;opacity:.8\">{html.escape(cap)}</figcaption>"
+            f'<figcaption style="font-size:85%;opacity:.8">{html.escape(cap)}</figcaption>'
             f"</figure>"
         ),
     }
@@ -165,12 +184,14 @@ def jobs_table(rows: Sequence[dict[str, object]]) -> Bundle:
     """The journal as a table: text for terminals, HTML for notebooks."""
     columns = ["id", "status", "progress", "model", "prompt", "file", "created (UTC)"]
     if not rows:
-        return {"text/plain": "No jobs in the journal yet.",
-                "text/html": "<p>No jobs in the journal yet.</p>"}
+        return {
+            "text/plain": "No jobs in the journal yet.",
+            "text/html": "<p>No jobs in the journal yet.</p>",
+        }
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
-    plain = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    plain += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    plain = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False))]
+    plain += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) for row in cells]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>" for row in cells
@@ -178,7 +199,7 @@ def jobs_table(rows: Sequence[dict[str, object]]) -> Bundle:
     return {
         "text/plain": "\n".join(line.rstrip() for line in plain),
         "text/html": f'<table class="sora-nb-jobs"><thead><tr>{head}</tr></thead>'
-                     f"<tbody>{body}</tbody></table>",
+        f"<tbody>{body}</tbody></table>",
     }
 
 

@@ -89,8 +89,9 @@ class ChatReply:
 class ImageSet(Items[tuple[ImageResult, "Path | None"]]):
     """Generated images, each with the file it was saved to."""
 
-    def __init__(self, items: Iterable[tuple[ImageResult, Path | None]],
-                 base_dir: Path | None = None) -> None:
+    def __init__(
+        self, items: Iterable[tuple[ImageResult, Path | None]], base_dir: Path | None = None
+    ) -> None:
         super().__init__(items)
         self.base_dir = base_dir
 
@@ -111,5 +112,5 @@ class ImageSet(Items[tuple[ImageResult, "Path | None"]]):
         return {
             "text/plain": "\n".join(lines),
             "text/html": '<div style="display:grid;gap:8px;grid-template-columns:'
-                         f'repeat({min(len(cells), 3) or 1},minmax(0,1fr))">{"".join(cells)}</div>',
+            f'repeat({min(len(cells), 3) or 1},minmax(0,1fr))">{"".join(cells)}</div>',
         }

@@ -11,6 +11,7 @@ No threads are used for I/O.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -58,10 +59,8 @@ def run(coro: Coroutine[Any, Any, T] | asyncio.Future[T]) -> T:
         if not task.done():
             task.cancel()
             # Let the cancellation run its cleanup (closing responses) before returning.
-            try:
+            with contextlib.suppress(BaseException):
                 loop.run_until_complete(asyncio.wait([task], timeout=2.0))
-            except BaseException:
-                pass
         raise
 
 

@@ -77,8 +77,9 @@ class _Display:
 class StatusView:
     """One live line for one job: status, percent, elapsed, estimated time left."""
 
-    def __init__(self, label: str, *, mode: str = "auto", rate: float = 4.0,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, label: str, *, mode: str = "auto", rate: float = 4.0, clock: Clock = time.monotonic
+    ) -> None:
         self.label = label
         self.mode = pick_mode(mode)
         self.min_gap = 1.0 / rate if rate > 0 else 0.0
@@ -107,21 +108,23 @@ class StatusView:
         if self.mode == "widget":
             import ipywidgets as w
 
-            bar = w.FloatProgress(value=0.0, min=0.0, max=100.0,
-                                  layout=w.Layout(width="14em"))
+            bar = w.FloatProgress(value=0.0, min=0.0, max=100.0, layout=w.Layout(width="14em"))
             label = w.HTML(value="")
             self._widgets = (w.HBox([bar, label]), bar, label)
             bundle = dict(render.EMPTY)
             bundle["application/vnd.jupyter.widget-view+json"] = {
-                "version_major": 2, "version_minor": 0, "model_id": self._widgets[0].model_id,
+                "version_major": 2,
+                "version_minor": 0,
+                "model_id": self._widgets[0].model_id,
             }
             self._display.show(bundle)
         else:
             self._display.show(dict(render.EMPTY))
         self._render(force=True)
 
-    def update(self, job: Job | None = None, *, status: str | None = None,
-               detail: str | None = None) -> None:
+    def update(
+        self, job: Job | None = None, *, status: str | None = None, detail: str | None = None
+    ) -> None:
         """New information; rendered now if the status changed or enough time has passed."""
         if job is not None:
             self.status = job.status
@@ -147,11 +150,17 @@ class StatusView:
         now = self._clock()
         elapsed = now - self._start
         remaining = self.remaining()
-        key = (self.status, None if self.progress is None else round(self.progress),
-               int(elapsed), None if remaining is None else int(remaining), self.detail)
+        key = (
+            self.status,
+            None if self.progress is None else round(self.progress),
+            int(elapsed),
+            None if remaining is None else int(remaining),
+            self.detail,
+        )
         status_changed = self._last_key is None or key[0] != self._last_key[0]
-        if not force and (key == self._last_key or
-                          (not status_changed and now - self._last_render < self.min_gap)):
+        if not force and (
+            key == self._last_key or (not status_changed and now - self._last_render < self.min_gap)
+        ):
             return
         self._last_key, self._last_render = key, now
         if self.mode == "text":
@@ -164,13 +173,15 @@ class StatusView:
             text = render.status_text(self.label, self.status, self.progress, elapsed, remaining)
             with bar.hold_sync(), label.hold_sync():
                 bar.value = float(self.progress or 0.0)
-                bar.bar_style = {"completed": "success", "failed": "danger"}.get(
-                    self.status, "")
+                bar.bar_style = {"completed": "success", "failed": "danger"}.get(self.status, "")
                 label.value = f"<span>{_escape(text)}</span>"
             self._display.messages += 1
         else:
-            self._display.replace(render.status_bundle(
-                self.label, self.status, self.progress, elapsed, remaining, self.detail))
+            self._display.replace(
+                render.status_bundle(
+                    self.label, self.status, self.progress, elapsed, remaining, self.detail
+                )
+            )
 
     def close(self, final_line: str | None = None) -> None:
         """Return the output to the empty state it started in (see the module docstring)."""
@@ -215,8 +226,15 @@ class LiveMarkdown:
     text, plus one update per ``max_gap`` for slow streams. The first text is sent at once.
     """
 
-    def __init__(self, *, mode: str = "auto", min_gap: float = 0.1, max_gap: float = 2.0,
-                 growth: float = 0.2, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        mode: str = "auto",
+        min_gap: float = 0.1,
+        max_gap: float = 2.0,
+        growth: float = 0.2,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.mode = "text" if pick_mode(mode) == "text" else "html"
         self.min_gap, self.max_gap, self.growth = min_gap, max_gap, growth
         self._clock = clock
@@ -244,7 +262,7 @@ class LiveMarkdown:
         if self.closed:
             return
         if self.mode == "text":
-            sys.stdout.write(text[self._written:])
+            sys.stdout.write(text[self._written :])
             sys.stdout.flush()
             self._written = len(text)
             return
@@ -253,8 +271,10 @@ class LiveMarkdown:
         if grown <= 0:
             return
         first = self._sent_len == 0
-        if first or (now - self._last >= self.min_gap and (
-                grown >= self.growth * self._sent_len or now - self._last >= self.max_gap)):
+        if first or (
+            now - self._last >= self.min_gap
+            and (grown >= self.growth * self._sent_len or now - self._last >= self.max_gap)
+        ):
             self._push(text, now)
 
     def flush(self) -> None:

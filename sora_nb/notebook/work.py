@@ -59,14 +59,26 @@ class VideoSpec:
         validate_video_request(request, dialect)
         for image in request.images:
             load_image(image)
-        return cls(prompt=request.prompt.strip(), model=request.model, dialect=dialect,
-                   orientation=request.orientation, size=request.size,
-                   duration=request.duration, images=tuple(request.images), timeout=timeout)
+        return cls(
+            prompt=request.prompt.strip(),
+            model=request.model,
+            dialect=dialect,
+            orientation=request.orientation,
+            size=request.size,
+            duration=request.duration,
+            images=tuple(request.images),
+            timeout=timeout,
+        )
 
     def params(self) -> dict[str, Any]:
-        return {"orientation": self.orientation, "size": self.size, "duration": self.duration,
-                "images": [i if i.startswith(("http://", "https://")) else Path(i).name
-                           for i in self.images]}
+        return {
+            "orientation": self.orientation,
+            "size": self.size,
+            "duration": self.duration,
+            "images": [
+                i if i.startswith(("http://", "https://")) else Path(i).name for i in self.images
+            ],
+        }
 
 
 @contextlib.asynccontextmanager
@@ -97,8 +109,9 @@ class JobTracker:
         self.job = job
         if job.id:
             if not self._recorded:
-                self.target.journal.record(self.target.base_url, job,
-                                           self.spec.params() if self.spec else {})
+                self.target.journal.record(
+                    self.target.base_url, job, self.spec.params() if self.spec else {}
+                )
                 self._recorded = True
             else:
                 self.target.journal.update(self.target.base_url, job)
@@ -113,13 +126,20 @@ async def make_video(spec: VideoSpec, target: Target, view: StatusView) -> Video
     async with ticking(view):
         try:
             if spec.dialect == "chat":
-                job = await client.generate_video(spec.prompt, model=spec.model, dialect="chat",
-                                                  on_update=track, **spec.extra)
+                job = await client.generate_video(
+                    spec.prompt, model=spec.model, dialect="chat", on_update=track, **spec.extra
+                )
             else:
                 job = await client.create_video(
-                    spec.prompt, model=spec.model, images=spec.images,
-                    orientation=spec.orientation, size=spec.size, duration=spec.duration,
-                    dialect=spec.dialect, **spec.extra)
+                    spec.prompt,
+                    model=spec.model,
+                    images=spec.images,
+                    orientation=spec.orientation,
+                    size=spec.size,
+                    duration=spec.duration,
+                    dialect=spec.dialect,
+                    **spec.extra,
+                )
                 track(job)
                 if not job.done:
                     job = await client.wait(job, timeout=spec.timeout, on_update=track)
@@ -155,14 +175,22 @@ async def resume(job: Job, target: Target, view: StatusView, timeout: float | No
             job = await target.client.wait(job, timeout=timeout, on_update=track)
             track(job)
         elif job.status != "completed":
-            raise E.GenerationFailed(f"video job {job.id} {job.status}: {job.error or ''}",
-                                     job=job, reason=job.error)
+            raise E.GenerationFailed(
+                f"video job {job.id} {job.status}: {job.error or ''}", job=job, reason=job.error
+            )
         return await finish(job, target, view)
 
 
-async def chat(messages: list[dict[str, Any]], *, model: str, target: Target, stream: bool,
-               live: LiveMarkdown | None, status: StatusView | None,
-               params: Mapping[str, Any]) -> ChatReply:
+async def chat(
+    messages: list[dict[str, Any]],
+    *,
+    model: str,
+    target: Target,
+    stream: bool,
+    live: LiveMarkdown | None,
+    status: StatusView | None,
+    params: Mapping[str, Any],
+) -> ChatReply:
     """Stream (or fetch) a chat answer into ``live``; a video it makes plays at the end.
 
     For video models the text's progress drives ``status`` like a ``%%sora_video`` job.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 import sora_nb
 from tests.conftest import KEY, collect, maybe
 from tests.media import probe
@@ -18,9 +16,15 @@ def test_unified_generate_and_download(emu, run_client, tmp_path):
     updates = []
 
     async def scenario(client):
-        job = await maybe(client.generate_video(
-            "a paper boat on a pond", model="sora-2", orientation="landscape", duration=10,
-            on_update=updates.append))
+        job = await maybe(
+            client.generate_video(
+                "a paper boat on a pond",
+                model="sora-2",
+                orientation="landscape",
+                duration=10,
+                on_update=updates.append,
+            )
+        )
         path = await maybe(client.download(job, tmp_path))
         return job, path
 
@@ -65,11 +69,22 @@ def test_openai_dialect_json_and_multipart(emu, run_client, tmp_path):
     image.write_bytes(PNG)
 
     async def scenario(client):
-        plain = await maybe(client.generate_video(
-            "a lighthouse", model="sora-2", size="1280x720", duration=4, dialect="openai"))
-        with_ref = await maybe(client.create_video(
-            "a lighthouse", model="sora-2-pro", size="large", orientation="portrait",
-            duration=8, images=[str(image)], dialect="openai"))
+        plain = await maybe(
+            client.generate_video(
+                "a lighthouse", model="sora-2", size="1280x720", duration=4, dialect="openai"
+            )
+        )
+        with_ref = await maybe(
+            client.create_video(
+                "a lighthouse",
+                model="sora-2-pro",
+                size="large",
+                orientation="portrait",
+                duration=8,
+                images=[str(image)],
+                dialect="openai",
+            )
+        )
         path = await maybe(client.download(plain, tmp_path))
         thumb = await maybe(client.download(plain, tmp_path, variant="thumbnail"))
         listed = await maybe(client.list_videos(limit=10))
@@ -83,8 +98,9 @@ def test_openai_dialect_json_and_multipart(emu, run_client, tmp_path):
     assert with_ref.raw["size"] == "1024x1792"  # 'large' + portrait on sora-2-pro
     info = probe(path)
     assert abs(info.duration - 4) <= 0.1 and info.width > info.height
-    assert thumb.stat().st_size > 0 and thumb.name.endswith(".thumbnail.webp") or \
-        thumb.suffix in (".jpg", ".png", ".webp", ".jpeg")
+    assert (
+        thumb.stat().st_size > 0 and thumb.name.endswith(".thumbnail.webp")
+    ) or thumb.suffix in (".jpg", ".png", ".webp", ".jpeg")
     assert {j.id for j in listed} >= {plain.id, with_ref.id}
     assert remix.raw.get("remixed_from_video_id") == plain.id
     assert with_ref.id not in emu.jobs
@@ -95,6 +111,7 @@ def test_openai_poll_hint_is_honoured(run_client):
     from sora_nb.emulator import serve
 
     with serve(job_seconds=1.0, seed=3, api_key=KEY, poll_hint_ms=400) as emulator:
+
         async def scenario(client):
             return await maybe(client.generate_video("x", dialect="openai", duration=4))
 
@@ -108,8 +125,9 @@ def test_chat_dialect_video(emu, run_client):
     updates = []
 
     async def scenario(client):
-        return await maybe(client.generate_video("a fox in snow", dialect="chat",
-                                                 on_update=updates.append))
+        return await maybe(
+            client.generate_video("a fox in snow", dialect="chat", on_update=updates.append)
+        )
 
     job = run_client(emu, scenario)
     assert job.status == "completed" and job.dialect == "chat"
@@ -136,10 +154,19 @@ def test_chat_stream_ordinary_model(emu, run_client):
 
 def test_chat_non_streamed_and_images(emu, run_client):
     async def scenario(client):
-        answer = await maybe(client.chat([{"role": "system", "content": "be brief"},
-                                          {"role": "user", "content": "hello there"}],
-                                         model="gpt-3.5-turbo", temperature=0.2))
-        pics = await maybe(client.generate_images("a cat surfing", model="dall-e-2", n=2, size="256x256"))
+        answer = await maybe(
+            client.chat(
+                [
+                    {"role": "system", "content": "be brief"},
+                    {"role": "user", "content": "hello there"},
+                ],
+                model="gpt-3.5-turbo",
+                temperature=0.2,
+            )
+        )
+        pics = await maybe(
+            client.generate_images("a cat surfing", model="dall-e-2", n=2, size="256x256")
+        )
         return answer, pics
 
     answer, pics = run_client(emu, scenario)
@@ -150,11 +177,13 @@ def test_chat_non_streamed_and_images(emu, run_client):
 def test_validation_sends_nothing(emu, run_client):
     async def scenario(client):
         errors = []
-        for kwargs in ({"model": "sora-2-pro", "size": "small"},
-                       {"model": "sora-2", "duration": 25},
-                       {"model": "sora-2", "orientation": "square"},
-                       {"model": "sora-2", "duration": 10, "dialect": "openai"},
-                       {"model": "sora-2", "images": ["/no/such/file.png"]}):
+        for kwargs in (
+            {"model": "sora-2-pro", "size": "small"},
+            {"model": "sora-2", "duration": 25},
+            {"model": "sora-2", "orientation": "square"},
+            {"model": "sora-2", "duration": 10, "dialect": "openai"},
+            {"model": "sora-2", "images": ["/no/such/file.png"]},
+        ):
             try:
                 await maybe(client.create_video("x", **kwargs))
             except sora_nb.ValidationError as exc:

@@ -48,8 +48,9 @@ async def _generate(client, **kw):
     return await maybe(client.generate_video("a kite", **kw))
 
 
-@pytest.mark.parametrize("status,headers", [(503, {}), (502, {}), (500, {}),
-                                             (429, {"Retry-After": "0.2"}), (429, {})])
+@pytest.mark.parametrize(
+    "status,headers", [(503, {}), (502, {}), (500, {}), (429, {"Retry-After": "0.2"}), (429, {})]
+)
 def test_poll_errors_are_ridden_out(emu, run_client, status, headers):
     emu.add_fault(Fault(kind="poll", action="status", status=status, headers=headers, times=2))
     job = run_client(emu, _generate)
@@ -71,8 +72,9 @@ def test_slow_poll_past_the_timeout_is_ridden_out(emu, run_client):
 
 
 def test_create_rate_limited_is_retried_once_and_creates_one_job(emu, run_client):
-    emu.add_fault(Fault(kind="create", action="status", status=429,
-                        headers={"Retry-After": "0.1"}, times=1))
+    emu.add_fault(
+        Fault(kind="create", action="status", status=429, headers={"Retry-After": "0.1"}, times=1)
+    )
     job = run_client(emu, _generate)
     assert job.status == "completed"
     assert emu.counters["create"] == 2 and len(emu.jobs) == 1
@@ -138,8 +140,7 @@ def test_failed_generation_carries_the_reason(emu, run_client):
 
 
 def test_fail_job_fault_on_openai_dialect(emu, run_client):
-    emu.add_fault(Fault(kind="create", action="fail_job", message="upstream moderation",
-                        times=1))
+    emu.add_fault(Fault(kind="create", action="fail_job", message="upstream moderation", times=1))
 
     async def scenario(client):
         with pytest.raises(sora_nb.GenerationFailed) as info:

@@ -30,13 +30,19 @@ def gateway():
 
 @pytest.fixture
 def env(gateway, tmp_path):
-    return {"SORA_BASE_URL": gateway.base_url, "SORA_API_KEY": KEY,
-            "SORA_NB_DATA_DIR": str(tmp_path / "data")}
+    return {
+        "SORA_BASE_URL": gateway.base_url,
+        "SORA_API_KEY": KEY,
+        "SORA_NB_DATA_DIR": str(tmp_path / "data"),
+    }
 
 
 def _setup(k, **config):
-    lines = ["%load_ext sora_nb", "%config SoraMagics.poll_interval = 0.2",
-             "%config SoraMagics.progress = 'html'"]
+    lines = [
+        "%load_ext sora_nb",
+        "%config SoraMagics.poll_interval = 0.2",
+        "%config SoraMagics.progress = 'html'",
+    ]
     lines += [f"%config SoraMagics.{name} = {value!r}" for name, value in config.items()]
     run = k.execute("\n".join(lines))
     assert run.status == "ok", run.errors
@@ -52,8 +58,9 @@ def test_chat_stream_of_5000_chunks_sends_a_bounded_number_of_updates(gateway, e
         final = run.of("execute_result")
         assert len(final) == 1
         text = final[0]["content"]["data"]["text/plain"]
-        check = k.execute("print(len(reply.event.raw and reply.text), reply.text == "
-                          "reply.event.full_text)")
+        check = k.execute(
+            "print(len(reply.event.raw and reply.text), reply.text == reply.event.full_text)"
+        )
     assert len(updates) <= CHAT_UPDATE_BOUND, len(updates)
     assert "boats" in text and len(text) > 5000
     # The front end did not get the whole text again for every chunk.
@@ -71,9 +78,12 @@ def test_background_job_keeps_updating_while_another_cell_runs(gateway, env, tmp
         seen = []
         second = k.execute(
             "import asyncio\nawait asyncio.sleep(3)\nprint('second cell done')",
-            on_message=lambda m: seen.append(m)
-            if m["msg_type"] == "update_display_data" and
-            m["content"]["transient"]["display_id"] == display_id else None,
+            on_message=lambda m: (
+                seen.append(m)
+                if m["msg_type"] == "update_display_data"
+                and m["content"]["transient"]["display_id"] == display_id
+                else None
+            ),
         )
         assert "second cell done" in second.text
         # While the second cell ran, the first cell's status line kept moving.
@@ -81,8 +91,12 @@ def test_background_job_keeps_updating_while_another_cell_runs(gateway, env, tmp
         texts = [m["content"]["data"]["text/plain"] for m in seen]
         assert any("in progress" in t for t in texts)
         later = k.drain(4.0)
-        final = [m for m in later if m["msg_type"] == "update_display_data" and
-                 m["content"]["transient"]["display_id"] == display_id]
+        final = [
+            m
+            for m in later
+            if m["msg_type"] == "update_display_data"
+            and m["content"]["transient"]["display_id"] == display_id
+        ]
         check = k.execute("print(bg.status, bg.path)")
     assert "<video" in final[-1]["content"]["data"]["text/html"]
     assert check.text.startswith("completed videos/")
@@ -138,10 +152,15 @@ def test_headless_notebook_with_no_configuration_has_the_video(tmp_path, monkeyp
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SORA_NB_DATA_DIR", str(tmp_path / "data"))
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext sora_nb"),
-                nbformat.v4.new_code_cell("%%sora_video --duration 10\na paper boat on a pond")]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext sora_nb"),
+        nbformat.v4.new_code_cell("%%sora_video --duration 10\na paper boat on a pond"),
+    ]
     NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
     load_out = nb.cells[0].outputs
     assert "built-in emulator" in load_out[0]["text"] and len(load_out) == 1

@@ -125,9 +125,15 @@ def test_cancel_stops_waiting_and_deletes_on_the_openai_dialect(panel, emu):
 def test_reference_image_upload_is_sent(panel, emu):
     panel.dialect.value = "openai"
     panel.prompt.value = "animate this"
-    panel.upload.value = ({"name": "ref.png", "type": "image/png", "size": len(PNG),
-                           "content": memoryview(PNG),
-                           "last_modified": datetime.now(timezone.utc)},)
+    panel.upload.value = (
+        {
+            "name": "ref.png",
+            "type": "image/png",
+            "size": len(PNG),
+            "content": memoryview(PNG),
+            "last_modified": datetime.now(timezone.utc),
+        },
+    )
     panel.generate.click()
     result = runner.run(panel.task)
     assert result.status == "completed"
