@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -53,7 +54,15 @@ class Notify:
     job: Job
 
 
-Flow = Generator[Send | Sleep | Notify, Any, Any]
+@dataclass(frozen=True)
+class Fetch:
+    """Stream ``request``'s body to ``target`` (under a temporary name until complete)."""
+
+    request: HttpRequest
+    target: Path
+
+
+Flow = Generator[Send | Sleep | Notify | Fetch, Any, Any]
 
 _WHAT = {
     "create": "creating the video job",
@@ -118,6 +127,30 @@ def call(request: HttpRequest, policy: RetryPolicy, parse: Callable[[Reply], Any
     """Send with retries and parse the answer."""
     reply = yield from send(request, policy)
     return parse(reply)
+
+
+def generate(create: Flow, wait_for: Callable[[Job], Flow]) -> Flow:
+    """Create, report the new job, then wait for it (unless it is done already)."""
+    job = yield from create
+    yield Notify(job)
+    if job.status == "completed":
+        return job
+    return (yield from wait_for(job))
+
+
+def download(request: HttpRequest, target: Path, policy: RetryPolicy) -> Flow:
+    """Fetch to ``target``, starting again after a failure as ``policy`` allows (GET is safe)."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return (yield Fetch(request, target))
+        except E.SoraError as exc:
+            delay = policy.delay(exc, attempt, creates=False)
+            if delay is None:
+                raise
+            log.info("download failed, starting again in %.1fs: %s", delay, exc)
+            yield Sleep(delay)
 
 
 def wait(
