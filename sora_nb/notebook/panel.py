@@ -19,9 +19,9 @@ import ipywidgets as w
 from .. import _exceptions as E
 from ..capabilities import ORIENTATIONS, known_models, rules_for
 from ..models import Job, VideoRequest
-from ..polling import PollSchedule
 from . import render, runner, work
 from .results import VideoJob
+from .views import JobProgress
 
 if TYPE_CHECKING:
     from .magics import SoraMagics
@@ -42,50 +42,27 @@ def _output(bundle: dict[str, str]) -> dict[str, Any]:
 
 
 class PanelStatus:
-    """The panel's progress bar and status line, fed like a StatusView."""
+    """The panel's progress bar and status line, fed like a cell's StatusView."""
 
-    def __init__(self, bar: w.FloatProgress, label: w.HTML, clock: Any = time.monotonic) -> None:
-        self.bar, self.label, self._clock = bar, label, clock
+    def __init__(self, bar: w.FloatProgress, label: w.HTML) -> None:
+        self.bar, self.label = bar, label
         self.reset("")
 
     def reset(self, name: str) -> None:
-        self.name = name
-        self.status = "submitting"
-        self.progress: float | None = None
-        self.detail: str | None = None
-        self._start = self._clock()
-        self._eta = PollSchedule(min_interval=0.1)
+        self.state = JobProgress(name)
         self.tracker: work.JobTracker | None = None
 
     def update(
         self, job: Job | None = None, *, status: str | None = None, detail: str | None = None
     ) -> None:
-        if job is not None:
-            self.status = job.status
-            if job.progress is not None:
-                self.progress = job.progress
-                self._eta.observe(self._clock(), job.progress)
-        if status is not None:
-            self.status = status
-        if detail is not None:
-            self.detail = detail
+        self.state.apply(job, status=status, detail=detail)
         self.tick()
 
     def tick(self) -> None:
-        now = self._clock()
-        text = render.status_text(
-            self.name, self.status, self.progress, now - self._start, self._eta.eta(now)
-        )
-        if self.detail:
-            text += f" · {self.detail}"
         with self.bar.hold_sync():
-            self.bar.value = float(self.progress or 0.0)
-            self.bar.bar_style = {
-                "completed": "success",
-                "failed": "danger",
-                "cancelled": "warning",
-            }.get(self.status, "info")
-        self.label.value = html.escape(text)
+            self.bar.value = float(self.state.progress or 0.0)
+            self.bar.bar_style = self.state.bar_style
+        self.label.value = html.escape(self.state.text())
 
 
 class Panel:

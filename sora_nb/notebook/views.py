@@ -13,6 +13,7 @@ Modes: ``widget`` (an ipywidgets progress bar, for front ends that render widget
 
 from __future__ import annotations
 
+import html
 import sys
 import time
 import uuid
@@ -74,27 +75,93 @@ class _Display:
         self.bytes += sum(len(str(v).encode()) for v in bundle.values())
 
 
+class JobProgress:
+    """What a live status knows about one job: status, percent, elapsed, time left, a detail.
+
+    Shared by the cell's status line and the panel's progress bar.
+    """
+
+    def __init__(self, label: str, clock: Clock = time.monotonic) -> None:
+        self.label = label
+        self._clock = clock
+        self._start = clock()
+        self._eta = PollSchedule(min_interval=0.1)
+        self.status = "submitting"
+        self.progress: float | None = None
+        self.detail: str | None = None
+
+    def apply(
+        self, job: Job | None = None, *, status: str | None = None, detail: str | None = None
+    ) -> None:
+        if job is not None:
+            self.status = job.status
+            if job.progress is not None:
+                self.progress = job.progress
+                self._eta.observe(self._clock(), job.progress)
+        if status is not None:
+            self.status = status
+        if detail is not None:
+            self.detail = detail or None
+
+    def elapsed(self) -> float:
+        return self._clock() - self._start
+
+    def remaining(self) -> float | None:
+        return self._eta.eta(self._clock())
+
+    def text(self) -> str:
+        line = render.status_text(
+            self.label, self.status, self.progress, self.elapsed(), self.remaining()
+        )
+        return f"{line} · {self.detail}" if self.detail else line
+
+    def bundle(self) -> dict[str, str]:
+        return render.status_bundle(
+            self.label, self.status, self.progress, self.elapsed(), self.remaining(), self.detail
+        )
+
+    def key(self) -> tuple[Any, ...]:
+        """What a viewer would see change, at the resolution shown (whole seconds, percent)."""
+        remaining = self.remaining()
+        return (
+            self.status,
+            None if self.progress is None else round(self.progress),
+            int(self.elapsed()),
+            None if remaining is None else int(remaining),
+            self.detail,
+        )
+
+    @property
+    def bar_style(self) -> str:
+        return {"completed": "success", "failed": "danger", "cancelled": "warning"}.get(
+            self.status, "info"
+        )
+
+
 class StatusView:
-    """One live line for one job: status, percent, elapsed, estimated time left."""
+    """One live line for one job, in the cell that made it, updated at a bounded rate."""
 
     def __init__(
         self, label: str, *, mode: str = "auto", rate: float = 4.0, clock: Clock = time.monotonic
     ) -> None:
-        self.label = label
+        self.state = JobProgress(label, clock)
         self.mode = pick_mode(mode)
         self.min_gap = 1.0 / rate if rate > 0 else 0.0
         self._clock = clock
-        self._start = clock()
-        self._eta = PollSchedule(min_interval=0.1)
         self._last_render = float("-inf")
         self._last_key: tuple[Any, ...] | None = None
-        self.status = "submitting"
-        self.progress: float | None = None
-        self.detail: str | None = None
         self.closed = False
         self._display = _Display(self.mode)
         self._widgets: Any = None
         self._open()
+
+    @property
+    def status(self) -> str:
+        return self.state.status
+
+    @property
+    def progress(self) -> float | None:
+        return self.state.progress
 
     @property
     def messages(self) -> int:
@@ -126,37 +193,18 @@ class StatusView:
         self, job: Job | None = None, *, status: str | None = None, detail: str | None = None
     ) -> None:
         """New information; rendered now if the status changed or enough time has passed."""
-        if job is not None:
-            self.status = job.status
-            if job.progress is not None:
-                self.progress = job.progress
-                self._eta.observe(self._clock(), job.progress)
-        if status is not None:
-            self.status = status
-        if detail is not None:
-            self.detail = detail
+        self.state.apply(job, status=status, detail=detail)
         self._render()
 
     def tick(self) -> None:
         """Called about once a second, so elapsed and time left move between polls."""
         self._render()
 
-    def remaining(self) -> float | None:
-        return self._eta.eta(self._clock())
-
     def _render(self, force: bool = False) -> None:
         if self.closed:
             return
         now = self._clock()
-        elapsed = now - self._start
-        remaining = self.remaining()
-        key = (
-            self.status,
-            None if self.progress is None else round(self.progress),
-            int(elapsed),
-            None if remaining is None else int(remaining),
-            self.detail,
-        )
+        key = self.state.key()
         status_changed = self._last_key is None or key[0] != self._last_key[0]
         if not force and (
             key == self._last_key or (not status_changed and now - self._last_render < self.min_gap)
@@ -164,24 +212,18 @@ class StatusView:
             return
         self._last_key, self._last_render = key, now
         if self.mode == "text":
-            line = render.status_text(self.label, self.status, self.progress, elapsed, remaining)
-            sys.stdout.write("\r" + line.ljust(78))
+            sys.stdout.write("\r" + self.state.text().ljust(78))
             sys.stdout.flush()
             self._display.messages += 1
         elif self.mode == "widget":
             _, bar, label = self._widgets
-            text = render.status_text(self.label, self.status, self.progress, elapsed, remaining)
             with bar.hold_sync(), label.hold_sync():
-                bar.value = float(self.progress or 0.0)
-                bar.bar_style = {"completed": "success", "failed": "danger"}.get(self.status, "")
-                label.value = f"<span>{_escape(text)}</span>"
+                bar.value = float(self.state.progress or 0.0)
+                bar.bar_style = self.state.bar_style
+                label.value = f"<span>{html.escape(self.state.text())}</span>"
             self._display.messages += 1
         else:
-            self._display.replace(
-                render.status_bundle(
-                    self.label, self.status, self.progress, elapsed, remaining, self.detail
-                )
-            )
+            self._display.replace(self.state.bundle())
 
     def close(self, final_line: str | None = None) -> None:
         """Return the output to the empty state it started in (see the module docstring)."""
@@ -208,12 +250,6 @@ class StatusView:
         if self._widgets is not None:
             for widget in self._widgets:
                 widget.close()
-
-
-def _escape(text: str) -> str:
-    import html
-
-    return html.escape(text)
 
 
 class LiveMarkdown:
