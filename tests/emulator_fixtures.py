@@ -5,13 +5,43 @@ Import explicitly; this is not a conftest.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import struct
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import av
+
+T = TypeVar("T")
+
+
+def run_async(make: Callable[[], Awaitable[T]], timeout: float = 60) -> T:
+    """Run a coroutine on a fresh loop in its own thread.
+
+    Robust even when something earlier in the session left a loop running in the main thread
+    (where `asyncio.run` refuses to start).
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(make())  # type: ignore[arg-type]
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="emulator-test-async")
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError(f"coroutine still running after {timeout} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
 
 UNIFIED_BODY: dict[str, Any] = {
     "images": [],

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cdn-port", type=int, default=0, help="port of the CDN origin (0: any free port)"
     )
-    parser.add_argument("--job-seconds", type=float, default=10.0, help="render time of one job")
+    parser.add_argument("--job-seconds", type=float, default=2.0, help="render time of one job")
     parser.add_argument("--concurrency", type=int, default=4, help="jobs rendering at once")
     parser.add_argument("--seed", type=int, default=None, help="deterministic ids and content")
     parser.add_argument(
@@ -32,6 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--render-scale", type=float, default=0.25)
     parser.add_argument("--poll-hint-ms", type=int, default=None)
     parser.add_argument("--video-padding", type=int, default=0, metavar="BYTES")
+    parser.add_argument(
+        "--content-redirect",
+        action="store_true",
+        help="/v1/videos/{id}/content answers 302 to the CDN origin",
+    )
+    parser.add_argument("--unified-answer", choices=("task", "chat"), default="task")
+    parser.add_argument("--unified-variant", choices=("default", "alt"), default="default")
+    parser.add_argument("--chat-template", choices=("zh", "en"), default="zh")
     args = parser.parse_args(argv)
 
     api_key = None
@@ -51,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             cdn_port=args.cdn_port,
+            content_redirect=args.content_redirect,
+            unified_answer=args.unified_answer,
+            unified_variant=args.unified_variant,
+            chat_template=args.chat_template,
         )
     except (OSError, ValueError) as exc:
         print(f"sora_nb emulator: cannot start: {exc}", file=sys.stderr)

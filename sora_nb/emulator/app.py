@@ -40,7 +40,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 FILE_CHUNK = 64 * 1024  # unit of `cut_stream` on downloads: small enough to cut a small mp4
-_STREAMING_KINDS = {"chat", "download", "cdn"}
 _KEEPALIVE = object()  # marker in event streams: send an SSE comment line
 _ABORT = object()  # marker in event streams: stop without finishing (emulator stopping)
 
@@ -174,10 +173,15 @@ def _json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-async def _send_json(send: Send, status: int, obj: Any, headers: dict[str, str] | None = None):
+async def _send_json(
+    send: Send, status: int, obj: Any, headers: dict[str, str] | None = None
+) -> None:
+    """A complete answer through raw ASGI (JSON unless `headers` say otherwise)."""
     body = obj if isinstance(obj, bytes) else _json_bytes(obj)
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw += [(k.lower().encode(), str(v).encode()) for k, v in (headers or {}).items()]
+    merged = {"content-type": "application/json"}
+    merged.update({k.lower(): str(v) for k, v in (headers or {}).items()})
+    merged["content-length"] = str(len(body))
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in merged.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -262,7 +266,14 @@ class _Front:
                 await asyncio.sleep(fault.delay)
                 await self.inner(scope, receive, send)
         elif action == "malformed":
-            if kind in _STREAMING_KINDS:
+            if kind in ("download", "cdn"):
+                # A file URL answering 200 with a page instead of the file, as broken CDNs do.
+                await _drain(receive)
+                page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+                headers = {"content-type": "text/html", **fault.headers}
+                await _send_json(send, 200, page, headers)
+                return
+            if kind == "chat":
                 await _drain(receive)
                 body = b'{"id":"chatcmpl-emulator","object":"chat.completion","choices":[{"mess'
             else:

@@ -104,8 +104,8 @@ class RequestRecord(NamedTuple):
     kind: str
     method: str
     path: str
-    query: str
-    headers: dict[str, str]  # lower-cased names
+    headers: dict[str, str]  # lower-cased names; Authorization kept (this is the gateway)
+    query: str  # the raw query string, still URL-encoded
 
 
 COUNTER_KINDS = KINDS  # create, poll, download, chat, images, list, delete, remix, cdn, other
@@ -206,7 +206,7 @@ class Emulator:
                 )
             else:
                 self._requests.append(
-                    RequestRecord(kind, scope["method"], scope["path"], query, headers)
+                    RequestRecord(kind, scope["method"], scope["path"], headers, query)
                 )
 
     # --- faults ---

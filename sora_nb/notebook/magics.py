@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import hashlib
 import os
 import shlex
 from pathlib import Path
@@ -658,7 +659,8 @@ async def _save_images(target: work.Target, results: list[Any]) -> list[Any]:
     for i, result in enumerate(results):
         path = None
         if result.b64_json:
-            path = target.out_dir / f"image-{abs(hash(result.b64_json)) % 10**8}-{i}.png"
+            digest = hashlib.sha256(result.b64_json.encode()).hexdigest()[:12]
+            path = target.out_dir / f"image-{digest}.png"
             path.write_bytes(base64.b64decode(result.b64_json))
         elif render.safe_url(result.url):
             from ..models import Job

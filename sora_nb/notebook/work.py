@@ -145,7 +145,8 @@ async def make_video(spec: VideoSpec, target: Target, view: StatusView) -> Video
                     job = await client.wait(job, timeout=spec.timeout, on_update=track)
             track(job)
         except E.GenerationFailed as exc:
-            track(exc.job) if exc.job.id else None
+            if exc.job.id:
+                track(exc.job)
             raise
         return await finish(job, target, view)
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from sora_nb.emulator import Emulator, Fault, serve
-from tests.emulator_fixtures import parse_sse, unified_body
+from tests.emulator_fixtures import parse_sse, run_async, unified_body
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -112,8 +112,6 @@ def test_close_on_poll_is_a_disconnect_without_answer(emu: Emulator, client: htt
 
 
 def test_reset_async_client(emu: Emulator) -> None:
-    import asyncio
-
     async def go() -> None:
         async with httpx.AsyncClient(base_url=emu.base_url) as ac:
             emu.add_fault(Fault(kind="any", action="reset", times=1))
@@ -121,7 +119,7 @@ def test_reset_async_client(emu: Emulator) -> None:
                 await ac.get("/videos")
             assert (await ac.get("/videos")).status_code == 200
 
-    asyncio.run(go())
+    run_async(go)
 
 
 def test_slow_answer_and_timeout_after_create(emu: Emulator, client: httpx.Client) -> None:
@@ -151,6 +149,12 @@ def test_malformed_json(emu: Emulator, client: httpx.Client) -> None:
         {"role": "user", "content": "x"}]})  # fmt: skip
     with pytest.raises(json.JSONDecodeError):
         r.json()
+    vid = completed_video(client, emu)
+    emu.add_fault(Fault(kind="download", action="malformed", times=1))
+    page = client.get(f"/videos/{vid}/content")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html"
+    assert page.content.startswith(b"<html>")
 
 
 def test_cut_stream_chat(emu: Emulator, client: httpx.Client) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import Iterator
 
@@ -10,7 +9,7 @@ import pytest
 
 from sora_nb.emulator import Emulator, serve
 from sora_nb.emulator.render import png_image
-from tests.emulator_fixtures import probe_mp4
+from tests.emulator_fixtures import probe_mp4, run_async
 
 openai = pytest.importorskip("openai")
 
@@ -144,6 +143,6 @@ def test_async_client(emu: Emulator) -> None:
             assert probe_mp4(data).height > probe_mp4(data).width
             return video.status, text
 
-    status, text = asyncio.run(go())
+    status, text = run_async(go)
     assert status == "completed"
     assert text.startswith("Echo from gpt-3.5-turbo: hi")
