@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -52,7 +53,10 @@ def run_client(request):
             async with sora_nb.AsyncClient(base_url=emulator.base_url, **options) as client:
                 return await scenario(client)
 
-        return asyncio.run(main())
+        # A worker thread has no event loop of its own, whatever the main thread is running
+        # (a Playwright session, an IPython shell): asyncio.run always gets a clean one.
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, main()).result()
 
     runner.kind = request.param
     return runner

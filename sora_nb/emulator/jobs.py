@@ -14,6 +14,7 @@ import string
 import tempfile
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -129,6 +130,8 @@ class JobStore:
         self._t0 = (time.monotonic(), time.time())
         self._seq = 0
         self.dir = Path(tempfile.mkdtemp(prefix="sora-emulator-"))
+        # Also removed at interpreter exit if nobody called close() (e.g. a kernel shut down).
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.dir, ignore_errors=True)
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sora-emu-render")
 
     # --- time ---
@@ -323,7 +326,7 @@ class JobStore:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._cleanup()
 
 
 class JobsView(Mapping[str, JobInfo]):

@@ -230,26 +230,46 @@ class Emulator:
 
         if self._servers:
             return self
-        api_sock = _bind(self._host, self._port)
-        cdn_sock = _bind(self._host, self._cdn_port)
+        try:
+            api_sock = _bind(self._host, self._port)
+            try:
+                cdn_sock = _bind(self._host, self._cdn_port)
+            except OSError:
+                api_sock.close()
+                raise
+        except OSError:
+            self.store.close()  # nothing started: remove the store's temp dir now
+            raise
         url_host = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host
         self.base_url = f"http://{url_host}:{api_sock.getsockname()[1]}/v1"
         self.cdn_url = f"http://{url_host}:{cdn_sock.getsockname()[1]}"
         try:
-            for name, app, sock in (
-                ("api", build_api_app(self), api_sock),
-                ("cdn", build_cdn_app(self), cdn_sock),
-            ):
-                config = uvicorn.Config(
-                    app,
-                    log_level="warning",
-                    lifespan="off",
-                    http="h11",  # fault injection reaches the socket through h11's cycle
-                    ws="none",
-                    access_log=False,
-                    timeout_graceful_shutdown=2,
+            # All configs before any thread: building a Config touches the uvicorn loggers.
+            servers = [
+                (
+                    name,
+                    uvicorn.Server(
+                        uvicorn.Config(
+                            app,
+                            log_level="warning",
+                            # No dictConfig: leave the host's logging (e.g. a kernel's) alone;
+                            # warnings still reach stderr through Python's last-resort handler.
+                            log_config=None,
+                            lifespan="off",
+                            http="h11",  # fault injection reaches the socket via h11's cycle
+                            ws="none",
+                            access_log=False,
+                            timeout_graceful_shutdown=2,
+                        )
+                    ),
+                    sock,
                 )
-                server = uvicorn.Server(config)
+                for name, app, sock in (
+                    ("api", build_api_app(self), api_sock),
+                    ("cdn", build_cdn_app(self), cdn_sock),
+                )
+            ]
+            for name, server, sock in servers:
                 thread = threading.Thread(
                     target=server.run,
                     kwargs={"sockets": [sock]},
