@@ -243,6 +243,8 @@ class SoraMagics(Magics):
             return self._background(all_variants(), views, args.name)
         result = self._run(all_variants(), views)
         if result is not None:
+            for view in views:
+                view.close()  # the live line goes back to empty; the video is the result
             self._keep(result, args.name)
         return result
 

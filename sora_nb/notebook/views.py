@@ -282,7 +282,8 @@ class LiveMarkdown:
         self.first_visible: float | None = None
         self._display = _Display(self.mode)
         if self.mode != "text":
-            self._display.show({"text/plain": "", "text/markdown": ""})
+            # Starts (and ends, see close) as the same empty HTML output as the status line.
+            self._display.show(dict(render.EMPTY))
 
     @property
     def messages(self) -> int:
@@ -332,4 +333,7 @@ class LiveMarkdown:
         if self.mode == "text":
             sys.stdout.write("\n")
             return
-        self._display.replace({"text/plain": "", "text/markdown": ""})
+        # Back to empty *HTML*: an empty Markdown update can lose a race with the Markdown
+        # renderer still drawing the last text (seen in JupyterLab on a page's first chat),
+        # while a change of MIME type makes the front end replace the renderer outright.
+        self._display.replace(dict(render.EMPTY))
