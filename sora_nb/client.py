@@ -35,7 +35,6 @@ __all__ = ["AsyncClient", "Client", "load_image", "safe_filename"]
 
 log = logging.getLogger("sora_nb")
 
-CHUNK = 1 << 20  # download chunk: memory stays flat whatever the file size
 OnUpdate = Callable[[Job], Any]
 Messages = str | Sequence[Mapping[str, Any]]
 
@@ -176,7 +175,7 @@ class Client(_Transport):
         tmp, written = temp_name(target), 0
         try:
             with open(tmp, "wb") as fh:
-                for chunk in response.iter_bytes(CHUNK):
+                for chunk in response.iter_bytes():
                     fh.write(chunk)
                     written += len(chunk)
             self._check_length(response, written)
@@ -409,7 +408,7 @@ class AsyncClient(_Transport):
         tmp, written = temp_name(target), 0
         try:
             with open(tmp, "wb") as fh:
-                async for chunk in response.aiter_bytes(CHUNK):
+                async for chunk in response.aiter_bytes():
                     fh.write(chunk)
                     written += len(chunk)
             self._check_length(response, written)

@@ -174,6 +174,9 @@ def wait(
     )
     deadline = None if timeout is None else clock() + timeout
     failures = 0
+    if last is not None and not last.done:
+        # The create's answer is as fresh as a poll would be: wait before asking again.
+        yield Sleep(schedule.next_delay(clock(), hint=last.poll_after, deadline=deadline))
     while True:
         job: Job | None = None
         try:

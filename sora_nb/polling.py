@@ -52,11 +52,11 @@ class PollSchedule:
         elif (
             len(self._points) == 1
             and self._points[0][1] <= 0
-            and now - self._points[0][0] > 2 * self.min_interval
+            and now - self._points[0][0] > self.min_interval
         ):
-            # The last zero was seen long ago (back-off while queued): the job started some time
-            # in between, so that point would make the rate look slow. Start from here, and
-            # look again soon to learn the rate.
+            # The job left the queue somewhere between the last zero and now; unless that zero
+            # is recent, taking it as the start would make the rate look slow and the end late.
+            # Start from here, and look again soon to learn the rate.
             self._points.clear()
             self._blind_delay = None
         self._points.append((now, progress))
