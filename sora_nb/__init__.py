@@ -70,6 +70,7 @@ __all__ = [
     "VideoRequest",
     "__version__",
     "load_ipython_extension",
+    "magics",
     "panel",
     "unload_ipython_extension",
 ]
@@ -81,6 +82,14 @@ def __getattr__(name: str) -> Any:
 
         return getattr(client, name)
     raise AttributeError(f"module 'sora_nb' has no attribute {name!r}")
+
+
+def magics() -> Any:
+    """The loaded extension's state (settings, ``.emulator``, ``.conversation``, ``.jobs``,
+    ``.background`` tasks), or None before ``%load_ext sora_nb``."""
+    from .notebook.extension import current
+
+    return current()
 
 
 def panel() -> Any:

@@ -204,15 +204,9 @@ def wait(
             schedule.observe(clock(), job.progress)
         now = clock()
         if deadline is not None and now >= deadline:
-            state = (
-                f"{last.status}"
-                + (f" at {last.progress:.0f}%" if last and last.progress is not None else "")
-                if last
-                else "unknown"
-            )
             raise E.PollTimeout(
-                f"video job {job_id} still {state} after {timeout:g}s; it may still finish — "
-                f"wait again with its id",
+                f"{timeout_summary(job_id, last, timeout)}; it may still finish: wait for it "
+                "again by its id",
                 job_id=job_id,
                 job=last,
             )
@@ -221,6 +215,14 @@ def wait(
             # A failed poll: back off as the schedule does when it knows nothing.
             hint = max(hint or 0.0, min(schedule.max_interval, 2.0**failures * 0.5))
         yield Sleep(schedule.next_delay(now, hint=hint, deadline=deadline))
+
+
+def timeout_summary(job_id: str, last: Job | None, timeout: float | None) -> str:
+    """ "video job X still in_progress at 40% after 30s" """
+    state = "in an unknown state"
+    if last is not None:
+        state = last.status + (f" at {last.progress:.0f}%" if last.progress is not None else "")
+    return f"video job {job_id} still {state} after {timeout:g}s"
 
 
 class ChatVideoTracker:

@@ -93,6 +93,7 @@ class Entry:
             prompt=self.prompt,
             video_url=self.video_url,
             error=self.error,
+            seconds=_seconds(self.params.get("duration")),
         )
 
 
@@ -187,6 +188,13 @@ class Journal:
     def count(self) -> int:
         with self._connect() as db:
             return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+
+def _seconds(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:

@@ -169,7 +169,9 @@ def render_video(
         stream = container.add_stream(
             "libx264",
             rate=fps,
-            options={"preset": "ultrafast", "tune": "zerolatency", "crf": "28"},
+            # One thread: x264's sliced threads follow the core count, and the bytes with them;
+            # the same seed must give the same file on every machine.
+            options={"preset": "ultrafast", "tune": "zerolatency", "crf": "28", "threads": "1"},
         )
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         tb = Fraction(1, fps)

@@ -44,6 +44,15 @@ def _restore_error_handler(shell: Any) -> None:
         shell.CustomTB = previous
 
 
+def current(shell: Any = None) -> SoraMagics | None:
+    """The loaded extension of ``shell`` (default: the running IPython), or None."""
+    if shell is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    return _state.get(id(shell)) if shell is not None else None
+
+
 def load(shell: Any) -> SoraMagics:
     if id(shell) in _state:
         return _state[id(shell)]
@@ -53,6 +62,12 @@ def load(shell: Any) -> SoraMagics:
     _state[id(shell)] = magics
     if not magics.base_url:
         _start_emulator(magics)
+    else:
+        key = magics.api_key()
+        print(
+            f"sora_nb: gateway {magics.base_url} ({magics.dialect} dialect; key from "
+            f"${magics.api_key_env}: {'set' if key else 'not set'})"
+        )
     return magics
 
 
@@ -65,11 +80,10 @@ def _start_emulator(magics: SoraMagics) -> None:
             "install the built-in emulator: pip install 'sora_nb[emulator]'"
         )
         return
-    context = serve(
+    emulator = serve(
         job_seconds=magics.emulator_job_seconds, seed=magics.emulator_seed, concurrency=4
     )
-    emulator = context.__enter__()
-    magics.emulator = (context, emulator)
+    magics.emulator = emulator
     magics.base_url = emulator.base_url
     print(
         f"sora_nb: no gateway configured, so the built-in emulator is serving at "
@@ -83,8 +97,7 @@ def unload(shell: Any) -> None:
         return
     magics._drop_client()
     if magics.emulator is not None:
-        context, _ = magics.emulator
-        context.__exit__(None, None, None)
+        magics.emulator.stop()
         magics.emulator = None
     _restore_error_handler(shell)
     if magics in getattr(shell, "configurables", []):

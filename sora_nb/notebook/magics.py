@@ -91,7 +91,7 @@ class SoraMagics(Magics):
         self._key: Secret | None = None  # from %sora_config --key-prompt, in memory only
         self._client: AsyncClient | None = None
         self._journal: Journal | None = None
-        self.emulator: Any = None  # set by the extension when it started one
+        self.emulator: Any = None  # the built-in Emulator, when the extension started one
         self.conversation: list[dict[str, Any]] = []
         self.jobs: list[Any] = []  # this session's finished VideoJobs
         self.background: list[asyncio.Task[None]] = []  # --background work, newest last
@@ -302,6 +302,12 @@ class SoraMagics(Magics):
         except E.ValidationError as exc:
             self._close_views(views, "failed")
             raise UsageError(str(exc)) from None
+        except E.PollTimeout as exc:
+            self._close_views(views, "timed out")
+            summary = str(exc).split(";")[0]
+            raise SoraCellError(
+                f"{summary}; it may still finish: %sora_jobs --resume {exc.job_id}"
+            ) from None
         except E.SoraError as exc:
             self._close_views(views, "failed")
             raise SoraCellError(_one_line(exc)) from None

@@ -180,7 +180,18 @@ class Panel:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget)
+        # Front ends without widgets (a terminal, a rendered notebook) get a line, not a repr.
+        display(
+            {
+                "text/plain": "sora_nb control panel (needs a Jupyter front end with ipywidgets)",
+                "application/vnd.jupyter.widget-view+json": {
+                    "version_major": 2,
+                    "version_minor": 0,
+                    "model_id": self.widget.model_id,
+                },
+            },
+            raw=True,
+        )
 
     # -- choices follow the model's rules -------------------------------------------------------
 

@@ -209,7 +209,19 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.0f}%"
     text = str(value).replace("\n", " ")
-    return text if len(text) <= 40 else text[:39] + "…"
+    return text if len(text) <= 48 else text[:47] + "…"
+
+
+def shown_path(path: str | None, base: str | Path | None = None) -> str | None:
+    """A saved file as a reader wants it: relative to the notebook's folder when it is inside,
+    else its name only (the journal keeps absolute paths; a saved notebook should not)."""
+    if not path:
+        return None
+    p = Path(path)
+    try:
+        return p.relative_to(Path(base or Path.cwd()).resolve()).as_posix()
+    except ValueError:
+        return p.name
 
 
 def entry_row(entry: object) -> dict[str, object]:
@@ -221,6 +233,6 @@ def entry_row(entry: object) -> dict[str, object]:
         "progress": e.progress,  # type: ignore[attr-defined]
         "model": e.model,  # type: ignore[attr-defined]
         "prompt": e.prompt,  # type: ignore[attr-defined]
-        "file": e.path,  # type: ignore[attr-defined]
+        "file": shown_path(e.path),  # type: ignore[attr-defined]
         "created (UTC)": _when(e.created_at),  # type: ignore[attr-defined]
     }

@@ -198,6 +198,7 @@ async def chat(
     """
     client = target.client
     track = JobTracker(target, status, None) if status is not None else None
+    prompt = str(messages[-1].get("content", "")) if messages else None
     event: ChatEvent | None = None
     last: Job | None = None
     if stream:
@@ -205,7 +206,7 @@ async def chat(
             if live is not None:
                 live.set(event.full_text)
             if track is not None and (event.progress is not None or event.task_id):
-                job = job_from_event(event, model=model)
+                job = job_from_event(event, model=model, prompt=prompt)
                 if job.changed_from(last):
                     last = job
                     track(job)
@@ -219,7 +220,7 @@ async def chat(
         return ChatReply(text="")
     video = None
     if event.video_url and status is not None:
-        job = job_from_event(event, model=model)
+        job = job_from_event(event, model=model, prompt=prompt)
         if track is not None:
             track(job)
         video = await finish(job, target, status)

@@ -158,7 +158,7 @@ def test_chat_streams_into_the_cell(lab, page, page_log):
         "chat.ipynb",
         [
             # The extension keeps (context, emulator) on the magics object.
-            "get_ipython().find_cell_magic('sora_video').__self__.emulator[1].set("
+            "__import__('sora_nb').magics().emulator.set("
             "chat_chunks=400, chat_chunk_delay=0.01)",
             f"%%sora_chat -m gpt-4\n{message}",
         ],

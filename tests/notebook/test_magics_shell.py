@@ -204,7 +204,7 @@ def test_load_without_gateway_starts_the_builtin_emulator(env):
     assert len(lines) == 1, out
     assert "emulator" in lines[0]
     magics = env.ip.magics_manager.registry["SoraMagics"]
-    _, builtin = magics.emulator
+    builtin = magics.emulator
     assert builtin.base_url in lines[0]
     assert magics.base_url == builtin.base_url
     plain = env.ip.run_cell("%sora_config").result._repr_mimebundle_()["text/plain"]
