@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ._exceptions import (
     AuthenticationError,
     BadRequestError,
+    CertificateError,
     ConfigError,
     ConnectError,
     GatewayError,
@@ -47,6 +48,7 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "CertificateError",
     "ChatEvent",
     "Client",
     "ConfigError",

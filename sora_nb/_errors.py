@@ -77,6 +77,11 @@ def from_transport(
     """A transport failure (no HTTP answer) as sora_nb's error."""
     detail = scrub(str(exc) or type(exc).__name__, secrets)
     # A pool timeout never got a connection either: nothing was sent.
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in detail:
+        return E.CertificateError(
+            f"the gateway's TLS certificate did not verify while {what}: {detail} (verification "
+            "can be turned off by name, verify=False, for a gateway you trust)"
+        )
     if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError | httpx.PoolTimeout):
         return E.ConnectError(f"could not connect to the gateway while {what}: {detail}")
     if isinstance(exc, httpx.TimeoutException):
@@ -94,10 +99,12 @@ def not_json(
 
 
 def load_json(content: bytes, *, what: str, secrets: Iterable[Secret | str | None] = ()) -> Any:
+    """A JSON answer, with any secret the gateway echoed (in a failure reason, say) removed."""
+    text = scrub(content.decode("utf-8", "replace"), secrets)
     try:
-        return json.loads(content)
+        return json.loads(text)
     except ValueError:
-        raise not_json(content.decode("utf-8", "replace"), what=what, secrets=secrets) from None
+        raise not_json(text, what=what, secrets=()) from None
 
 
 def _reason(status: int) -> str:

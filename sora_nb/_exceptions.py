@@ -8,6 +8,7 @@ them in exactly one place (``sora_nb._errors.translate``)::
     ├── ValidationError         a request that cannot succeed; caught before anything is sent
     ├── TransportError          the gateway could not be reached, or the connection broke
     │   ├── ConnectError        the request never reached the gateway (safe to retry)
+    │   │   └── CertificateError  its TLS certificate did not verify (no retry helps)
     │   ├── TimeoutError        no answer in time (the request may have reached the gateway)
     │   ├── SubmissionUnknown   a create request was sent but its answer was lost: the job may exist
     │   └── StreamInterrupted   a streamed answer ended early; keeps the text received so far
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "CertificateError",
     "ConfigError",
     "ConnectError",
     "GatewayError",
@@ -73,6 +75,11 @@ class TransportError(SoraError):
 
 class ConnectError(TransportError):
     """The request never reached the gateway."""
+
+
+class CertificateError(ConnectError):
+    """The gateway's TLS certificate did not verify. Not retried: trying again cannot help.
+    Turn verification off only by name (``verify=False``), for a gateway you trust."""
 
 
 class TimeoutError(TransportError):

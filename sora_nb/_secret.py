@@ -39,6 +39,17 @@ class Secret:
         return (Secret, (None,))
 
 
+def scrub_bytes(data: bytes, secrets: Iterable[Secret | str | None]) -> bytes:
+    """``data`` with every secret (as UTF-8) replaced by ``***``."""
+    for secret in secrets:
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if value and len(value) >= 4:
+            raw = value.encode()
+            if raw in data:
+                data = data.replace(raw, REDACTED.encode())
+    return data
+
+
 def scrub(text: str, secrets: Iterable[Secret | str | None]) -> str:
     """``text`` with every secret replaced by ``***``."""
     for secret in secrets:

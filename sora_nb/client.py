@@ -25,7 +25,7 @@ from httpx_sse import EventSource
 
 from . import _errors, flows
 from . import _exceptions as E
-from ._secret import Secret
+from ._secret import Secret, scrub_bytes
 from .dialects import HttpRequest
 from .dialects.chat import ChatStreamState
 from .models import ChatEvent, ImageResult, Job
@@ -102,6 +102,13 @@ class _Transport(ClientCore):
             secrets=self._secrets(),
         )
 
+    def _reply(self, response: httpx.Response) -> flows.Reply:
+        # Scrubbed as it arrives: a gateway that echoes the key (in a failure reason, say) must
+        # not leave it in any value a traceback with locals could show.
+        return flows.Reply(
+            response.status_code, response.headers, scrub_bytes(response.content, self._secrets())
+        )
+
     @staticmethod
     def _check_length(response: httpx.Response, written: int) -> None:
         expected = response.headers.get("content-length")
@@ -163,11 +170,7 @@ class Client(_Transport):
         if response.status_code >= 400:
             raise self._refused(response, request)
         log.debug("%s %s -> %d", request.method, request.kind, response.status_code)
-        return (
-            response
-            if stream
-            else flows.Reply(response.status_code, response.headers, response.content)
-        )
+        return response if stream else self._reply(response)
 
     def _fetch(self, request: HttpRequest, target: Path) -> Path:
         response = self._send(request, stream=True)
@@ -396,11 +399,7 @@ class AsyncClient(_Transport):
         if response.status_code >= 400:
             raise self._refused(response, request)
         log.debug("%s %s -> %d", request.method, request.kind, response.status_code)
-        return (
-            response
-            if stream
-            else flows.Reply(response.status_code, response.headers, response.content)
-        )
+        return response if stream else self._reply(response)
 
     async def _fetch(self, request: HttpRequest, target: Path) -> Path:
         response = await self._send(request, stream=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,6 +15,7 @@ ENV_API_KEY = "SORA_API_KEY"
 ENV_DIALECT = "SORA_DIALECT"
 DEFAULT_DIALECT = "unified"
 DEFAULT_MODEL = "sora-2"
+_BAD_HOST = re.compile(r"[\s<>\"'`{}|\\^%]")
 
 
 def normalize_base_url(url: str) -> str:
@@ -25,11 +27,24 @@ def normalize_base_url(url: str) -> str:
     if not isinstance(url, str) or not url.strip():
         raise ConfigError("the base URL is empty")
     text = url.strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"base URL {text!r} must start with http:// or https:// and name a host")
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ConfigError("the base URL is not a valid URL (check the host and port)") from None
+    # Messages name the URL without its query or credentials: either may hold a key.
+    shown = f"{parts.scheme}://{host or ''}{f':{port}' if port else ''}{parts.path}"
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigError(f"base URL {shown!r} must start with http:// or https:// and name a host")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"base URL {shown!r} must not carry credentials: give the key as api_key= or in "
+            "SORA_API_KEY"
+        )
     if parts.query or parts.fragment:
-        raise ConfigError(f"base URL {text!r} must not carry a query or fragment")
+        raise ConfigError(f"base URL {shown!r} must not carry a query or fragment")
+    if _BAD_HOST.search(host):
+        raise ConfigError(f"base URL {shown!r}: {host!r} is not a valid host name")
     path = parts.path.rstrip("/")
     if not path:
         path = "/v1"

@@ -69,6 +69,20 @@ def load_image(ref: str | os.PathLike[str]) -> ImageRef:
     return ImageFile(name=path.name, data=data, mime=mime)
 
 
+def _images(images: Iterable[str] | str | None) -> tuple[str, ...]:
+    """``images`` as a tuple: one URL or path given alone is one image, not its characters."""
+    if images is None:
+        return ()
+    if isinstance(images, str | os.PathLike):
+        return (os.fspath(images),)
+    return tuple(images)
+
+
+def _check_id(job_id: object) -> None:
+    if not isinstance(job_id, str) or not job_id.strip():
+        raise E.ValidationError(f"a job id is needed, not {job_id!r}")
+
+
 def safe_filename(name: str, default: str = "video") -> str:
     """A file name from an id: no separators, no leading dots, bounded length."""
     cleaned = _SAFE_NAME.sub("_", name).strip("._-")[:120]
@@ -120,6 +134,7 @@ class ClientCore:
             ("timeout", timeout),
             ("stream_timeout", stream_timeout),
             ("poll_interval", poll_interval),
+            ("max_poll_interval", max_poll_interval),
         ):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise E.ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
@@ -202,7 +217,7 @@ class ClientCore:
                 orientation=orientation,
                 size=size,
                 duration=duration,
-                images=tuple(images),
+                images=_images(images),
                 extra=extra,
             ),
             dialect,
@@ -215,6 +230,7 @@ class ClientCore:
         return flows.call(module.build_create(request, refs), self.retry_policy, parse)
 
     def _get_job_flow(self, job_id: str, dialect: str | None) -> flows.Flow:
+        _check_id(job_id)
         dialect = self._video_dialect(dialect)
         if dialect == "chat":
             raise E.ValidationError("the chat dialect has no status endpoint")
@@ -284,7 +300,7 @@ class ClientCore:
         duration: float | None,
     ) -> flows.ChatVideoTracker:
         validate_video_request(
-            VideoRequest(prompt, model or self.model, orientation, size, duration, tuple(images)),
+            VideoRequest(prompt, model or self.model, orientation, size, duration, _images(images)),
             "chat",
         )
         return flows.ChatVideoTracker(model=model or self.model, prompt=prompt)
@@ -334,9 +350,11 @@ class ClientCore:
         )
 
     def _delete_flow(self, job_id: str) -> flows.Flow:
+        _check_id(job_id)
         return flows.call(openai.build_delete(job_id), self.retry_policy, lambda r: None)
 
     def _remix_flow(self, job_id: str, prompt: str) -> flows.Flow:
+        _check_id(job_id)
         return flows.call(
             openai.build_remix(job_id, prompt),
             self.retry_policy,

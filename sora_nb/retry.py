@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass, field
 
 from ._exceptions import (
+    CertificateError,
     ConnectError,
     QuotaExceeded,
     RateLimitError,
@@ -49,7 +50,7 @@ class RetryPolicy:
 
 
 def retryable(error: SoraError, *, creates: bool) -> bool:
-    if isinstance(error, QuotaExceeded):
+    if isinstance(error, QuotaExceeded | CertificateError):
         return False
     if isinstance(error, (RateLimitError, ConnectError)):
         return True

@@ -47,8 +47,13 @@ class HttpRequest:
 
 
 def seg(value: str) -> str:
-    """A path segment: ids are opaque and may hold ':' or '/', so encode everything."""
-    return quote(str(value), safe="")
+    """A path segment: ids are opaque and may hold ':' or '/', so encode everything.
+
+    '.' and '..' are encoded too: left as they are, URL normalisation would turn
+    ``videos/..`` into a request for another endpoint.
+    """
+    text = quote(str(value), safe="")
+    return text.replace(".", "%2E") if set(text) == {"."} else text
 
 
 def dig(data: Any, *path: str) -> Any:

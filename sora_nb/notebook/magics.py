@@ -412,6 +412,11 @@ class SoraMagics(Magics):
                 ),
                 views,
             )
+        except SoraCellError:
+            if live.text:
+                # The stream broke: what arrived stays in the cell, above the one-line error.
+                display(render.markdown_bundle(live.text), raw=True)
+            raise
         finally:
             live.close()
         if status is not None and not status.closed:
