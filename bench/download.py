@@ -27,12 +27,10 @@ clients time the call itself (imports and client set-up excluded; each first ask
 once, so the connection is open, as it would be after waiting for the job). Peak memory growth:
 the child resets its peak RSS (`echo 5 > /proc/self/clear_refs`) just before the call, then
 reads `VmHWM` from `/proc/self/status` after it; growth = that peak − RSS before. CPU time is
-the client's own (user + system; curl's from `wait4`). Two diagnostic sides run sora_nb's own
-`download` with the module constant `sora_nb.client.CHUNK` set to `None` in the child, so httpx
-hands over its pieces as they arrive instead of re-chunking them into 1 MiB pieces, the second
-also with httpcore's `HTTP11Connection.READ_NUM_BYTES` raised from 64 KiB to 1 MiB. The five
-alternate, the order reversed every other round; files go to a temporary folder and are
-deleted after each run; figures are medians."""
+the client's own (user + system; curl's from `wait4`). A diagnostic side runs sora_nb's own
+`download` with httpcore's `HTTP11Connection.READ_NUM_BYTES` raised from 64 KiB to 1 MiB in the
+child, to show what bounds the rest. The four alternate, the order reversed every other round;
+files go to a temporary folder and are deleted after each run; figures are medians."""
 
 _CHILD_COMMON = """
 import json, os, sys, time
@@ -69,13 +67,8 @@ def _measure(call):
 SORA_CHILD = (
     _CHILD_COMMON
     + """
-import sora_nb.client
 from sora_nb import Client
 base, job_id, folder, variant = sys.argv[1:5]
-if variant in ("no_rechunk", "big_reads"):
-    # Diagnostic only: the same download with httpx's pieces written as they come (no
-    # re-chunking into CHUNK-sized pieces), the change proposed when the goal is missed.
-    sora_nb.client.CHUNK = None
 if variant == "big_reads":
     # Diagnostic only: and httpcore reading 1 MiB per socket read instead of its fixed 64 KiB.
     import httpcore._sync.http11
@@ -162,9 +155,7 @@ def _side(name: str, base: str, job_id: str, url: str) -> dict[str, Any]:
         elif name == "openai":
             result = _python(OPENAI_CHILD, base, job_id, folder)
         else:
-            variant = {"sora_nb_no_rechunk": "no_rechunk", "sora_nb_big_reads": "big_reads"}.get(
-                name, "as_is"
-            )
+            variant = "big_reads" if name == "sora_nb_big_reads" else "as_is"
             result = _python(SORA_CHILD, base, job_id, folder, variant)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -206,7 +197,6 @@ def run(quick: bool = False) -> dict[str, Any]:
                     "sora_nb",
                     "curl",
                     "openai",
-                    "sora_nb_no_rechunk",
                     "sora_nb_big_reads",
                 )
             },
@@ -216,11 +206,10 @@ def run(quick: bool = False) -> dict[str, Any]:
         side: {k: median([x[k] for x in runs]) for k in ("seconds", "bytes", "mib_per_s", "cpu")}
         for side, runs in samples.items()
     }
-    s, c, o, d = m["sora_nb"], m["curl"], m["openai"], m["sora_nb_no_rechunk"]
+    s, c, o = m["sora_nb"], m["curl"], m["openai"]
     b = m["sora_nb_big_reads"]
     s_growth = median([x["peak_growth"] for x in samples["sora_nb"]])
     o_growth = median([x["peak_growth"] for x in samples["openai"]])
-    d_growth = median([x["peak_growth"] for x in samples["sora_nb_no_rechunk"]])
     b_growth = median([x["peak_growth"] for x in samples["sora_nb_big_reads"]])
     size = s["bytes"]
     r_speed = ratio(s["mib_per_s"], c["mib_per_s"])
@@ -250,13 +239,7 @@ def run(quick: bool = False) -> dict[str, Any]:
             ratio(s["cpu"], c["cpu"]),
         ),
         row(
-            "Diagnostic: sora_nb with `CHUNK = None` (no re-chunking), throughput against curl",
-            f"{d['mib_per_s']:.0f} MiB/s, CPU {d['cpu']:.2f} s, peak growth {fmt_bytes(d_growth)}",
-            f"curl: {c['mib_per_s']:.0f} MiB/s",
-            ratio(d["mib_per_s"], c["mib_per_s"]),
-        ),
-        row(
-            "Diagnostic: … and httpcore reading 1 MiB per socket read, throughput against curl",
+            "Diagnostic: with httpcore reading 1 MiB per socket read, throughput vs curl",
             f"{b['mib_per_s']:.0f} MiB/s, CPU {b['cpu']:.2f} s, peak growth {fmt_bytes(b_growth)}",
             f"curl: {c['mib_per_s']:.0f} MiB/s",
             ratio(b["mib_per_s"], c["mib_per_s"]),
@@ -297,24 +280,14 @@ def explain(result: dict[str, Any]) -> list[str]:
                 f"{g['goal']}: {g['value']}. Over loopback the client's CPU is the limit: sora_nb "
                 f"used {med('sora_nb', 'cpu'):.2f} s of CPU for a "
                 f"{med('sora_nb', 'seconds'):.2f} s download, curl {med('curl', 'cpu'):.2f} s. "
-                "Two things in the read path cost it. (1) `_fetch` in `sora_nb/client.py` (sync "
-                "and async twins) reads with `response.iter_bytes(CHUNK)` / "
-                "`aiter_bytes(CHUNK)`, CHUNK = 1 MiB: httpx's ByteChunker copies every piece "
-                "httpcore reads into a BytesIO, then `getvalue()` and slices it, three extra "
-                "copies of every byte, only to hand `fh.write` bigger pieces. With `CHUNK = "
-                f"None` the same download used {med('sora_nb_no_rechunk', 'cpu'):.2f} s of CPU "
-                f"and ran at {med('sora_nb_no_rechunk', 'mib_per_s'):.0f} MiB/s "
-                f"({med('sora_nb_no_rechunk', 'mib_per_s') / curl:.2f}x curl), peak memory growth "
-                f"{fmt_bytes(med('sora_nb_no_rechunk', 'peak_growth'))}. (2) httpcore reads the "
-                "socket 64 KiB at a time (`HTTP11Connection.READ_NUM_BYTES`, a class constant "
-                "with no public setting) and runs each read through h11 in pure Python; with "
-                f"1 MiB reads as well: {med('sora_nb_big_reads', 'mib_per_s'):.0f} MiB/s "
-                f"({med('sora_nb_big_reads', 'mib_per_s') / curl:.2f}x curl), CPU "
-                f"{med('sora_nb_big_reads', 'cpu'):.2f} s. The fix to make: drop the chunk size "
-                "(`iter_bytes()` / `aiter_bytes()`; memory stays bounded by httpcore's reads). "
-                "The read size is httpcore's: changing the class constant would change every "
-                "httpx user in the process, so it needs an upstream setting (or a download "
-                "transport of sora_nb's own)."
+                "sora_nb writes httpx's pieces as they arrive (no re-chunking); what remains is "
+                "httpcore reading the socket 64 KiB at a time (`HTTP11Connection."
+                "READ_NUM_BYTES`, a class constant with no public setting) and running each read "
+                "through h11 in pure Python. With 1 MiB reads: "
+                f"{med('sora_nb_big_reads', 'mib_per_s'):.0f} MiB/s "
+                f"({med('sora_nb_big_reads', 'mib_per_s') / curl:.2f}x curl). Changing the "
+                "constant would change every httpx user in the process, so it needs an upstream "
+                "setting (or a download transport of sora_nb's own)."
             )
         else:
             out.append(f"{g['goal']}: {g['value']}.")

@@ -120,6 +120,7 @@ class Lab:
     process: subprocess.Popen[bytes]
     log_path: Path
     env: Mapping[str, str] = field(repr=False)
+    app: str = "lab"  # "lab" (JupyterLab 4) or "notebook" (Notebook 7)
 
     def api(self, method: str, path: str, body: Any = None, timeout: float = 10.0) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -136,7 +137,10 @@ class Lab:
     def open(self, page: Any, name: str, *, timeout: float = KERNEL_READY_TIMEOUT) -> Any:
         """Open ``root/name`` in Lab and wait until its kernel can take cells; returns ``page``."""
         # ?reset: a fresh workspace, so notebooks of earlier tests are not reopened (with kernels).
-        page.goto(f"{self.url}/lab/tree/{quote(name)}?reset&token={self.token}")
+        if self.app == "notebook":
+            page.goto(f"{self.url}/notebooks/{quote(name)}?token={self.token}")
+        else:
+            page.goto(f"{self.url}/lab/tree/{quote(name)}?reset&token={self.token}")
         page.wait_for_selector(
             ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Notebook-cell", timeout=timeout
         )
@@ -216,9 +220,10 @@ def _write_settings(settings: Path) -> None:
         path.write_text(json.dumps(value))
 
 
-def start_lab(base: Path, env_changes: Mapping[str, str | None] = ()) -> Lab:
-    """Start JupyterLab in ``base`` (root folder ``base/root``) with the kernel environment
-    ``os.environ`` changed by ``env_changes`` (a ``None`` value removes the variable)."""
+def start_lab(base: Path, env_changes: Mapping[str, str | None] = (), app: str = "lab") -> Lab:
+    """Start JupyterLab (or Notebook 7, ``app="notebook"``) in ``base`` (root folder
+    ``base/root``) with the kernel environment ``os.environ`` changed by ``env_changes`` (a
+    ``None`` value removes the variable)."""
     _require_jupyterlab()
     root = base / "root"
     home = base / "jupyter"
@@ -247,7 +252,7 @@ def start_lab(base: Path, env_changes: Mapping[str, str | None] = ()) -> Lab:
         command = [
             sys.executable,
             "-m",
-            "jupyterlab",
+            "jupyterlab" if app == "lab" else "notebook",
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={port}",
@@ -255,9 +260,11 @@ def start_lab(base: Path, env_changes: Mapping[str, str | None] = ()) -> Lab:
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
             "--ServerApp.allow_root=True",
-            "--LabApp.news_url=None",
-            "--LabApp.expose_app_in_browser=True",
         ]
+        if app == "lab":
+            command += ["--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True"]
+        else:
+            command += ["--JupyterNotebookApp.expose_app_in_browser=True"]
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 command,
@@ -268,7 +275,7 @@ def start_lab(base: Path, env_changes: Mapping[str, str | None] = ()) -> Lab:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        lab = Lab(f"http://127.0.0.1:{port}", token, root, process, log_path, env)
+        lab = Lab(f"http://127.0.0.1:{port}", token, root, process, log_path, env, app)
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while time.monotonic() < deadline and process.poll() is None:
             try:

@@ -158,8 +158,7 @@ def test_chat_streams_into_the_cell(lab, page, page_log):
         "chat.ipynb",
         [
             # The extension keeps (context, emulator) on the magics object.
-            "__import__('sora_nb').magics().emulator.set("
-            "chat_chunks=400, chat_chunk_delay=0.01)",
+            "__import__('sora_nb').magics().emulator.set(chat_chunks=400, chat_chunk_delay=0.01)",
             f"%%sora_chat -m gpt-4\n{message}",
         ],
     )
