@@ -36,17 +36,6 @@ SETUP = [
 EMULATOR_CELL = 1  # the %load_ext cell
 
 
-@pytest.fixture(scope="module")
-def lab_env(tmp_path_factory):
-    """No gateway: the extension must start its own emulator. The journal goes to tmp."""
-    return {
-        "SORA_NB_DATA_DIR": str(tmp_path_factory.mktemp("sora-data")),
-        "SORA_BASE_URL": None,
-        "SORA_API_KEY": None,
-        "SORA_DIALECT": None,
-    }
-
-
 @pytest.fixture(autouse=True)
 def _one_kernel_at_a_time(lab):
     lab.stop_kernels()

@@ -16,16 +16,6 @@ pytestmark = pytest.mark.timeout(150)
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-@pytest.fixture(scope="module")
-def lab_env(tmp_path_factory):
-    return {
-        "SORA_NB_DATA_DIR": str(tmp_path_factory.mktemp("sora-data")),
-        "SORA_BASE_URL": None,
-        "SORA_API_KEY": None,
-        "SORA_DIALECT": None,
-    }
-
-
 def _bar_width(panel) -> float | None:
     widths = panel.locator(".widget-hprogress .progress-bar").evaluate_all(
         "els => els.map(e => parseFloat(e.style.width))"

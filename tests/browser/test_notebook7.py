@@ -19,14 +19,9 @@ pytestmark = pytest.mark.timeout(150)
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    env = {
-        "SORA_NB_DATA_DIR": str(tmp_path_factory.mktemp("sora-data")),
-        "SORA_BASE_URL": None,
-        "SORA_API_KEY": None,
-        "SORA_DIALECT": None,
-    }
-    server = start_lab(tmp_path_factory.mktemp("nb7"), env, app="notebook")
+def lab(tmp_path_factory, lab_env):
+    """Notebook 7 instead of JupyterLab, with the same default environment (no gateway)."""
+    server = start_lab(tmp_path_factory.mktemp("nb7"), lab_env, app="notebook")
     try:
         yield server
     finally:
