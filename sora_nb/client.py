@@ -129,7 +129,9 @@ class Client(_Transport):
     """Synchronous client. Every method blocks until its answer is in.
 
     ``Client(base_url=None, api_key=None, dialect=None)`` reads ``SORA_BASE_URL``,
-    ``SORA_API_KEY`` and ``SORA_DIALECT`` for what is not given.
+    ``SORA_API_KEY`` and ``SORA_DIALECT`` for what is not given. With ``journal=True`` every job
+    it submits is written to the journal the magics use (``%sora_jobs``) before anything waits
+    on it, so a script that dies mid-wait loses no paid job.
     """
 
     def __init__(
@@ -250,7 +252,8 @@ class Client(_Transport):
         nothing is sent. ``images`` are URLs or local files; ``extra`` passes through.
         """
         return self._run(
-            self._create_flow(prompt, model, images, orientation, size, duration, dialect, extra)
+            self._create_flow(prompt, model, images, orientation, size, duration, dialect, extra),
+            self._journaled(),
         )
 
     def get_job(self, job_id: str, *, dialect: str | None = None) -> Job:
@@ -269,7 +272,7 @@ class Client(_Transport):
 
         ``on_update(job)`` is called on every change (status, progress, link).
         """
-        return self._run(self._wait_flow(job, timeout, poll_interval), on_update)
+        return self._run(self._wait_flow(job, timeout, poll_interval), self._journaled(on_update))
 
     def generate_video(
         self,
@@ -291,14 +294,15 @@ class Client(_Transport):
                 self._generate_flow(
                     prompt, model, images, orientation, size, duration, dialect, timeout, extra
                 ),
-                on_update,
+                self._journaled(on_update),
             )
         tracker = self._chat_video_check(prompt, model, images, orientation, size, duration)
         state = ChatStreamState()
+        hook = self._journaled(on_update)
         for _ in self._stream(self._chat_request(prompt, model, True, extra), state):
             job = tracker.update(state)
-            if job is not None and on_update is not None:
-                on_update(job)
+            if job is not None and hook is not None:
+                hook(job)
         return tracker.result()
 
     def download(
@@ -314,7 +318,9 @@ class Client(_Transport):
         Written under a temporary name and renamed when complete: a failed download leaves
         nothing half-written behind. The key goes only to the gateway's own origin.
         """
-        return self._run(self._download_flow(job, dest, variant, filename))
+        path = self._run(self._download_flow(job, dest, variant, filename))
+        self._journal_file(job, path)
+        return path
 
     def list_videos(
         self, *, after: str | None = None, limit: int | None = None, order: str | None = None
@@ -477,7 +483,8 @@ class AsyncClient(_Transport):
     ) -> Job:
         """Awaitable :meth:`Client.create_video`."""
         return await self._run(
-            self._create_flow(prompt, model, images, orientation, size, duration, dialect, extra)
+            self._create_flow(prompt, model, images, orientation, size, duration, dialect, extra),
+            self._journaled(),
         )
 
     async def get_job(self, job_id: str, *, dialect: str | None = None) -> Job:
@@ -493,7 +500,9 @@ class AsyncClient(_Transport):
         poll_interval: float | None = None,
     ) -> Job:
         """Awaitable :meth:`Client.wait`; ``on_update`` may be a coroutine function."""
-        return await self._run(self._wait_flow(job, timeout, poll_interval), on_update)
+        return await self._run(
+            self._wait_flow(job, timeout, poll_interval), self._journaled(on_update)
+        )
 
     async def generate_video(
         self,
@@ -515,14 +524,15 @@ class AsyncClient(_Transport):
                 self._generate_flow(
                     prompt, model, images, orientation, size, duration, dialect, timeout, extra
                 ),
-                on_update,
+                self._journaled(on_update),
             )
         tracker = self._chat_video_check(prompt, model, images, orientation, size, duration)
         state = ChatStreamState()
+        hook = self._journaled(on_update)
         async for _ in self._stream(self._chat_request(prompt, model, True, extra), state):
             job = tracker.update(state)
-            if job is not None and on_update is not None:
-                await _call(on_update, job)
+            if job is not None and hook is not None:
+                await _call(hook, job)
         return tracker.result()
 
     async def download(
@@ -534,7 +544,9 @@ class AsyncClient(_Transport):
         filename: str | None = None,
     ) -> Path:
         """Awaitable :meth:`Client.download`."""
-        return await self._run(self._download_flow(job, dest, variant, filename))
+        path = await self._run(self._download_flow(job, dest, variant, filename))
+        self._journal_file(job, path)
+        return path
 
     async def list_videos(
         self, *, after: str | None = None, limit: int | None = None, order: str | None = None

@@ -129,10 +129,16 @@ def call(request: HttpRequest, policy: RetryPolicy, parse: Callable[[Reply], Any
     return parse(reply)
 
 
-def generate(create: Flow, wait_for: Callable[[Job], Flow]) -> Flow:
-    """Create, report the new job, then wait for it (unless it is done already)."""
+def created(create: Flow) -> Flow:
+    """A create, then a report of the new job (so it can be journaled before any wait)."""
     job = yield from create
     yield Notify(job)
+    return job
+
+
+def generate(create: Flow, wait_for: Callable[[Job], Flow]) -> Flow:
+    """Create (the create flow reports the job), then wait for it unless it is done already."""
+    job = yield from create
     if job.status == "completed":
         return job
     return (yield from wait_for(job))

@@ -25,6 +25,7 @@ from .capabilities import validate_video_request
 from .config import DEFAULT_MODEL, resolve_api_key, resolve_base_url, resolve_dialect
 from .dialects import HttpRequest, ImageFile, ImageRef, chat, images, openai, unified
 from .dialects.chat import ChatStreamState
+from .journal import Journal
 from .models import Job, VideoRequest
 from .polling import PollSchedule
 from .retry import RetryPolicy
@@ -125,6 +126,7 @@ class ClientCore:
         retries: int = 4,
         verify: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        journal: Journal | bool | None = None,
     ) -> None:
         self.base_url = resolve_base_url(base_url)
         self.dialect = resolve_dialect(dialect)
@@ -151,6 +153,9 @@ class ClientCore:
         self.retry_policy = RetryPolicy(attempts=retries + 1)
         self.verify = verify
         self._clock = clock
+        # journal=True: the per-user journal the magics use; a Journal: that one; else none.
+        self.journal = Journal() if journal is True else journal or None
+        self._journaled_ids: set[str] = set()
 
     def __repr__(self) -> str:
         return (
@@ -227,7 +232,30 @@ class ClientCore:
         parse = self._job_parser(
             dialect, prompt=request.prompt, model=request.model, seconds=request.duration
         )
-        return flows.call(module.build_create(request, refs), self.retry_policy, parse)
+        return flows.created(
+            flows.call(module.build_create(request, refs), self.retry_policy, parse)
+        )
+
+    def _journaled(self, on_update: Any = None) -> Any:
+        """``on_update``, preceded by a journal write when the client keeps a journal: a job is
+        recorded when it is first seen (right after its create, before any wait), then updated."""
+        if self.journal is None:
+            return on_update
+
+        def hook(job: Job) -> Any:
+            if job.id:
+                if job.id in self._journaled_ids:
+                    self.journal.update(self.base_url, job)  # type: ignore[union-attr]
+                else:
+                    self.journal.record(self.base_url, job)  # type: ignore[union-attr]
+                    self._journaled_ids.add(job.id)
+            return on_update(job) if on_update is not None else None
+
+        return hook
+
+    def _journal_file(self, job: Job, path: Path) -> None:
+        if self.journal is not None and job.id:
+            self.journal.update(self.base_url, job, path=path.resolve())
 
     def _get_job_flow(self, job_id: str, dialect: str | None) -> flows.Flow:
         _check_id(job_id)

@@ -1,0 +1,50 @@
+"""Client(journal=…): every job a script submits is journaled before anything waits on it."""
+
+from __future__ import annotations
+
+import pytest
+
+import sora_nb
+from sora_nb.journal import Journal
+from tests.conftest import maybe
+
+
+def test_jobs_are_journaled_before_waiting_then_followed(emu, run_client, tmp_path):
+    journal = Journal(tmp_path / "jobs.sqlite3")
+    emu.set(job_seconds=1.0)
+    seen_at_first_update = []
+
+    async def scenario(client):
+        created = await maybe(client.create_video("a heron", duration=10))
+        entry = journal.get(created.id, emu.base_url)
+        assert entry is not None and entry.status == "queued"  # before any wait
+
+        def on_update(job):
+            # The journal already holds what on_update is told.
+            seen_at_first_update.append((journal.get(job.id, emu.base_url).status, job.status))
+
+        done = await maybe(client.wait(created, on_update=on_update))
+        path = await maybe(client.download(done, tmp_path / "videos"))
+        made = await maybe(client.generate_video("a kite"))
+        with pytest.raises(sora_nb.GenerationFailed):
+            await maybe(client.generate_video("a storm [fail]"))
+        return done, path, made
+
+    done, path, made = run_client(emu, scenario, journal=journal)
+    assert done.status == "completed"
+    assert seen_at_first_update and all(a == b for a, b in seen_at_first_update)
+    rows = {e.prompt: e for e in journal.entries()}
+    assert set(rows) == {"a heron", "a kite", "a storm [fail]"}
+    assert rows["a heron"].status == "completed" and rows["a heron"].path == str(path.resolve())
+    assert rows["a kite"].status == "completed" and rows["a kite"].id == made.id
+    assert rows["a storm [fail]"].status == "failed" and rows["a storm [fail]"].error
+    assert all(e.base_url == emu.base_url for e in rows.values())
+    assert emu.counters["create"] == 3
+
+
+def test_no_journal_unless_asked(emu, tmp_path, monkeypatch):
+    monkeypatch.setenv("SORA_NB_DATA_DIR", str(tmp_path / "data"))
+    with sora_nb.Client(base_url=emu.base_url, api_key="sk-test-canary-5b0f9e2c7d41") as client:
+        client.create_video("a heron")
+        assert client.journal is None
+    assert not (tmp_path / "data").exists()
