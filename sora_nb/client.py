@@ -67,8 +67,11 @@ class _GatewayAuth(httpx.Auth):
 class _Transport(ClientCore):
     """What both twins share about httpx: the request, the error translation, the file."""
 
-    def _http_options(self) -> dict[str, Any]:
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
         self._auth = _GatewayAuth(self._key, self.base_url)
+
+    def _http_options(self) -> dict[str, Any]:
         return {
             "timeout": httpx.Timeout(self.timeout, connect=min(10.0, self.timeout)),
             "verify": self.verify,

@@ -74,6 +74,7 @@ class Panel:
         self.chat_task: asyncio.Task[Any] | None = None
         self.current: Job | None = None
         self.history: list[VideoJob] = []
+        self._entries: dict[str, Any] = {}  # the History list's journal entries, by id
         self._build()
         self._sync_choices()
 
@@ -332,7 +333,7 @@ class Panel:
 
     def _selected(self) -> Any:
         job_id = self.history_list.value
-        return getattr(self, "_entries", {}).get(job_id) if job_id else None
+        return self._entries.get(job_id) if job_id else None
 
     def play_selected(self) -> None:
         entry = self._selected()

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from ..journal import Entry
 from ..models import Job
 
 Bundle = dict[str, str]
@@ -224,15 +225,14 @@ def shown_path(path: str | None, base: str | Path | None = None) -> str | None:
         return p.name
 
 
-def entry_row(entry: object) -> dict[str, object]:
+def entry_row(e: Entry) -> dict[str, object]:
     """A journal entry as a table row."""
-    e = entry
     return {
-        "id": e.id,  # type: ignore[attr-defined]
-        "status": e.status,  # type: ignore[attr-defined]
-        "progress": e.progress,  # type: ignore[attr-defined]
-        "model": e.model,  # type: ignore[attr-defined]
-        "prompt": e.prompt,  # type: ignore[attr-defined]
-        "file": shown_path(e.path),  # type: ignore[attr-defined]
-        "created (UTC)": _when(e.created_at),  # type: ignore[attr-defined]
+        "id": e.id,
+        "status": e.status,
+        "progress": e.progress,
+        "model": e.model,
+        "prompt": e.prompt,
+        "file": shown_path(e.path),
+        "created (UTC)": _when(e.created_at),
     }

@@ -71,7 +71,3 @@ def spawn(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
     _background.add(task)  # keep a reference: the loop holds tasks only weakly
     task.add_done_callback(_background.discard)
     return task
-
-
-def background_tasks() -> list[asyncio.Task[Any]]:
-    return [t for t in _background if not t.done()]
