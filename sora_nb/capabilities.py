@@ -17,13 +17,16 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from . import dialects
 from ._exceptions import ValidationError
+from .dialects import Dialect
 from .models import VideoRequest
 
 __all__ = [
     "ORIENTATIONS",
     "ModelRules",
     "known_models",
+    "pixel_sizes",
     "register_model",
     "rules_for",
     "validate_video_request",
@@ -50,7 +53,8 @@ class ModelRules:
         return self.durations[0]
 
 
-# (family, model) -> rules. Families: "unified" and "openai" (see the module docstring).
+# (family, model) -> rules. Families are named by each dialect's ``rules``: "unified"
+# (``/video/create``, size words) and "openai" (``/videos``, WIDTHxHEIGHT sizes).
 _RULES: dict[tuple[str, str], ModelRules] = {
     ("unified", "sora-2"): ModelRules(sizes=("small", "large"), durations=(10, 15)),
     ("unified", "sora-2-pro"): ModelRules(sizes=("large",), durations=(15, 25)),
@@ -69,12 +73,37 @@ _OPENAI_SIZE_WORDS = {
     ("large", "portrait"): "1024x1792",
     ("large", "landscape"): "1792x1024",
 }
-# What a unified-dialect request needs when the model has no rules and the user gave nothing.
-_UNIFIED_FALLBACK = ModelRules(sizes=("small",), durations=(10,))
 
 
-def _family(dialect: str) -> str:
-    return "openai" if dialect == "openai" else "unified"
+@dataclass(frozen=True)
+class RuleFamily:
+    """How one family of routes words sizes, and what it needs when a model has no rules."""
+
+    pixel_sizes: bool  # sizes are WIDTHxHEIGHT; size words are mapped by orientation
+    fallback: ModelRules | None = None  # sent when the model has no rules and nothing was given
+    default_orientation: str | None = None
+
+
+_FAMILIES: dict[str, RuleFamily] = {
+    # The unified relays reject a create missing any field (seed 000), so defaults are sent.
+    "unified": RuleFamily(
+        pixel_sizes=False,
+        fallback=ModelRules(sizes=("small",), durations=(10,)),
+        default_orientation="portrait",
+    ),
+    "openai": RuleFamily(pixel_sizes=True),
+}
+
+
+def _family(dialect: str | Dialect) -> str | None:
+    return dialects.get(dialect).rules
+
+
+def _family_of(dialect: str | Dialect) -> str:
+    family = _family(dialect)
+    if family is None:
+        raise ValueError(f"the {dialects.get(dialect).name} dialect has no model rules")
+    return family
 
 
 def register_model(
@@ -93,28 +122,36 @@ def register_model(
     )
     if not rules.sizes or not rules.durations:
         raise ValueError("a model needs at least one size and one duration")
-    _RULES[(_family(dialect), model)] = rules
+    _RULES[(_family_of(dialect), model)] = rules
     return rules
 
 
 def forget_model(model: str, *, dialect: str = "unified") -> None:
     """Remove user rules for ``model``; built-in rules come back."""
-    key = (_family(dialect), model)
+    key = (_family_of(dialect), model)
     if key in _BUILTIN:
         _RULES[key] = _BUILTIN[key]
     else:
         _RULES.pop(key, None)
 
 
-def rules_for(model: str, dialect: str = "unified") -> ModelRules | None:
+def rules_for(model: str, dialect: str | Dialect = "unified") -> ModelRules | None:
     """The rules for ``model`` on ``dialect``, or None when the model is unknown (no checks)."""
-    return _RULES.get((_family(dialect), model))
-
-
-def known_models(dialect: str = "unified") -> list[str]:
-    """Models that have rules on ``dialect``'s family, in a stable order."""
     family = _family(dialect)
-    return [m for (f, m) in _RULES if f == family]
+    return None if family is None else _RULES.get((family, model))
+
+
+def known_models(dialect: str | Dialect | None = None) -> list[str]:
+    """Models that have rules on ``dialect``'s family (every family when None), in order."""
+    family = None if dialect is None else _family(dialect)
+    models = [m for (f, m) in _RULES if dialect is None or f == family]
+    return list(dict.fromkeys(models))
+
+
+def pixel_sizes(dialect: str | Dialect) -> bool:
+    """Whether ``dialect``'s family words sizes as WIDTHxHEIGHT (else as size words)."""
+    family = _FAMILIES.get(_family(dialect) or "")
+    return family is not None and family.pixel_sizes
 
 
 def _fmt(values: Iterable[object]) -> str:
@@ -139,7 +176,7 @@ def _check_duration(value: object) -> float | None:
     return seconds
 
 
-def validate_video_request(request: VideoRequest, dialect: str) -> VideoRequest:
+def validate_video_request(request: VideoRequest, dialect: str | Dialect) -> VideoRequest:
     """Check ``request`` against the model's rules and fill in defaults.
 
     Returns the request as it will be sent (sizes in the family's own words). Raises
@@ -149,13 +186,14 @@ def validate_video_request(request: VideoRequest, dialect: str) -> VideoRequest:
         raise ValidationError("the prompt is empty: say what the video should show")
     if not isinstance(request.model, str) or not request.model.strip():
         raise ValidationError("no model given (for example --model sora-2)")
-    if dialect == "chat":
+    family_of = dialects.get(dialect)
+    if not family_of.abilities.options:
         given = [n for n in ("orientation", "size", "duration") if getattr(request, n) is not None]
         if given or request.images:
             given += ["images"] if request.images else []
             raise ValidationError(
-                f"the chat dialect takes only a prompt; it cannot send {', '.join(given)} "
-                "(use dialect 'unified' or 'openai' for those)"
+                f"the {family_of.name} dialect takes only a prompt; it cannot send "
+                f"{', '.join(given)} (use dialect 'unified' or 'openai' for those)"
             )
         return request
     orientation = request.orientation
@@ -166,17 +204,24 @@ def validate_video_request(request: VideoRequest, dialect: str) -> VideoRequest:
                 f"orientation {request.orientation!r} is not one of {', '.join(ORIENTATIONS)}"
             )
     duration = _check_duration(request.duration)
-    family = _family(dialect)
-    rules = rules_for(request.model, dialect)
+    family = _FAMILIES.get(family_of.rules or "")
+    rules = rules_for(request.model, family_of)
     size = request.size.strip() if isinstance(request.size, str) else request.size
     if size is not None and not isinstance(size, str):
         raise ValidationError(f"size must be text such as 'small' or '1280x720', not {size!r}")
+    limit = family_of.abilities.max_images
+    if limit is not None and len(request.images) > limit:
+        raise ValidationError(
+            f"the {family_of.name} dialect takes at most {limit} reference image"
+            + ("s" if limit != 1 else "")
+        )
 
-    if family == "openai":
+    if family is not None and family.pixel_sizes:
         size, orientation = _openai_size(size, orientation, request.model, rules)
     elif size is not None and _WXH.match(size) and rules is not None:
         raise ValidationError(
-            f"{request.model} on the {dialect} dialect takes size {_fmt(rules.sizes)}, not {size!r}"
+            f"{request.model} on the {family_of.name} dialect takes size {_fmt(rules.sizes)}, "
+            f"not {size!r}"
         )
 
     if rules is not None:
@@ -194,15 +239,14 @@ def validate_video_request(request: VideoRequest, dialect: str) -> VideoRequest:
                 f"{request.model} takes duration {_fmt(rules.durations)} seconds, "
                 f"not {_num(duration)}"
             )
-    defaults = rules or (_UNIFIED_FALLBACK if family == "unified" else None)
+    defaults = rules or (family.fallback if family is not None else None)
     if defaults is not None:
         size = size if size is not None else defaults.default_size
         duration = duration if duration is not None else defaults.default_duration
-    if family == "unified" and orientation is None:
-        orientation = "portrait"
-    if family == "openai" and orientation is None and size and _WXH.match(size):
-        w, h = (int(g) for g in _WXH.match(size).groups())  # type: ignore[union-attr]
-        orientation = "landscape" if w > h else "portrait"
+    if orientation is None and family is not None:
+        orientation = family.default_orientation
+    if orientation is None and size and _WXH.match(size):
+        orientation = _orientation_of(size)
     return replace(
         request, orientation=orientation, size=size, duration=duration, images=tuple(request.images)
     )

@@ -1,8 +1,9 @@
 """The gateway client: :class:`Client` and its awaitable twin :class:`AsyncClient`.
 
-Every call is planned in ``plans.ClientCore`` as a flow (``flows``): the retries, polling and
-deadlines exist once. The twins below only perform the flows' steps, with httpx.Client and
-time.sleep, or httpx.AsyncClient and asyncio.sleep, so each public method is one line in each.
+Every call is planned in ``plans.ClientCore`` as a flow (``flows``; videos through the one
+lifecycle in ``runs``): the retries, polling, deadlines and journaling exist once. The twins below
+only perform the flows' steps, with httpx.Client and time.sleep, or httpx.AsyncClient and
+asyncio.sleep, so each public method is one line in each.
 
 >>> client = Client(base_url="https://relay.example/v1", api_key="sk-…")   # doctest: +SKIP
 >>> job = client.generate_video("a paper boat on a pond", model="sora-2")  # doctest: +SKIP
@@ -25,11 +26,13 @@ from httpx_sse import EventSource
 
 from . import _errors, flows
 from . import _exceptions as E
-from ._secret import Secret, scrub_bytes
-from .dialects import HttpRequest
-from .dialects.chat import ChatStreamState
+from ._secret import Secret, scrub, scrub_bytes
+from .dialects import Dialect, HttpRequest
+from .events import RunEvent, Text
+from .files import load_image, safe_filename, temp_name
 from .models import ChatEvent, ImageResult, Job
-from .plans import ClientCore, interrupted, load_image, safe_filename, temp_name
+from .plans import ClientCore, OnEvent
+from .runs import Outcome, PreparedVideo
 
 __all__ = ["AsyncClient", "Client", "load_image", "safe_filename"]
 
@@ -127,6 +130,19 @@ class _Transport(ClientCore):
     def _is_sse(response: httpx.Response) -> bool:
         return response.headers.get("content-type", "").startswith("text/event-stream")
 
+    def _data(self, data: str) -> str:
+        # Stream text is scrubbed as it arrives, like whole answers: a relay that echoes the
+        # key in an error chunk must not put it in any event, error or journal row.
+        return scrub(data, self._secrets())
+
+
+class _Stream:
+    """An open streamed answer, read one Server-Sent Event at a time (``flows.Receive``)."""
+
+    def __init__(self, response: httpx.Response, request: HttpRequest, events: Any) -> None:
+        self.response, self.request, self.events = response, request, events
+        self.whole_read = False
+
 
 class Client(_Transport):
     """Synchronous client. Every method blocks until its answer is in.
@@ -175,10 +191,26 @@ class Client(_Transport):
         if response.status_code >= 400:
             raise self._refused(response, request)
         log.debug("%s %s -> %d", request.method, request.kind, response.status_code)
-        return response if stream else self._reply(response)
+        if not stream:
+            return self._reply(response)
+        events = EventSource(response).iter_sse() if self._is_sse(response) else None
+        return _Stream(response, request, events)
+
+    def _receive(self, stream: _Stream) -> str | flows.Whole | None:
+        try:
+            if stream.events is None:
+                if stream.whole_read:
+                    return None
+                stream.whole_read = True
+                return flows.Whole(scrub_bytes(stream.response.read(), self._secrets()))
+            sse = next(stream.events, None)
+        except httpx.HTTPError as exc:
+            raise self._failed(exc, stream.request) from exc
+        return None if sse is None else self._data(sse.data)
 
     def _fetch(self, request: HttpRequest, target: Path) -> Path:
-        response = self._send(request, stream=True)
+        stream = self._send(request, stream=True)
+        response = stream.response
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp, written = temp_name(target), 0
         try:
@@ -195,45 +227,49 @@ class Client(_Transport):
             response.close()
             tmp.unlink(missing_ok=True)
 
-    def _run(self, flow: flows.Flow, on_update: OnUpdate | None = None) -> Any:
+    def _steps(self, flow: flows.Flow, result: list[Any]) -> Iterator[RunEvent]:
+        """Perform ``flow``'s steps, yielding each event it emits; its value goes in ``result``."""
+        streams: list[_Stream] = []
         value: Any = None
         error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value
-            value, error = None, None
-            try:
-                if isinstance(step, flows.Send):
-                    value = self._send(step.request, step.stream)
-                elif isinstance(step, flows.Fetch):
-                    value = self._fetch(step.request, step.target)
-                elif isinstance(step, flows.Sleep):
-                    time.sleep(step.seconds)
-                elif on_update is not None:
-                    on_update(step.job)
-            except E.SoraError as exc:
-                error = exc
-
-    def _stream(self, request: HttpRequest, state: ChatStreamState) -> Iterator[ChatEvent]:
-        response = self._run(flows.send(request, self.retry_policy, stream=True))
         try:
-            if not self._is_sse(response):
-                yield self._whole_answer(response.read(), state)
-                return
-            for sse in EventSource(response).iter_sse():
-                event = self._stream_event(state, sse.data)
-                if event is not None:
-                    yield event
-                if state.done:
-                    break
-        except httpx.HTTPError as exc:
-            raise interrupted(state, self._failed(exc, request)) from exc
+            while True:
+                try:
+                    step = flow.throw(error) if error is not None else flow.send(value)
+                except StopIteration as stop:
+                    result.append(stop.value)
+                    return
+                value, error = None, None
+                try:
+                    if isinstance(step, flows.Send):
+                        value = self._send(step.request, step.stream)
+                        if step.stream:
+                            streams.append(value)
+                    elif isinstance(step, flows.Receive):
+                        value = self._receive(step.stream)
+                    elif isinstance(step, flows.Fetch):
+                        value = self._fetch(step.request, step.target)
+                    elif isinstance(step, flows.Sleep):
+                        time.sleep(step.seconds)
+                    else:
+                        yield step.event
+                except E.SoraError as exc:
+                    error = exc
         finally:
-            response.close()
-        if not state.complete:
-            raise interrupted(state, None)
+            flow.close()
+            for stream in streams:
+                stream.response.close()
+
+    def _run(self, flow: flows.Flow, listener: OnEvent | None = None) -> Any:
+        result: list[Any] = []
+        steps = self._steps(flow, result)
+        try:
+            for event in steps:
+                if listener is not None:
+                    listener(event)
+        finally:
+            steps.close()
+        return result[0]
 
     # -- videos -----------------------------------------------------------------------------------
 
@@ -246,7 +282,7 @@ class Client(_Transport):
         orientation: str | None = None,
         size: str | None = None,
         duration: float | None = None,
-        dialect: str | None = None,
+        dialect: str | Dialect | None = None,
         **extra: Any,
     ) -> Job:
         """Submit a video job and return it at once (status ``queued`` most often).
@@ -254,12 +290,13 @@ class Client(_Transport):
         Checked against the model's rules first; a bad combination raises ValidationError and
         nothing is sent. ``images`` are URLs or local files; ``extra`` passes through.
         """
-        return self._run(
-            self._create_flow(prompt, model, images, orientation, size, duration, dialect, extra),
-            self._journaled(),
-        )
+        prepared = self.prepare(
+            prompt, model=model, images=images, orientation=orientation, size=size,
+            duration=duration, dialect=dialect, extra=extra,
+        )  # fmt: skip
+        return self._run(self._create_flow(prepared), self._listener(params=prepared.params))
 
-    def get_job(self, job_id: str, *, dialect: str | None = None) -> Job:
+    def get_job(self, job_id: str, *, dialect: str | Dialect | None = None) -> Job:
         """The job's current state, asked once."""
         return self._run(self._get_job_flow(job_id, dialect))
 
@@ -275,7 +312,7 @@ class Client(_Transport):
 
         ``on_update(job)`` is called on every change (status, progress, link).
         """
-        return self._run(self._wait_flow(job, timeout, poll_interval), self._journaled(on_update))
+        return self._run(self._wait_flow(job, timeout, poll_interval), self._listener(on_update))
 
     def generate_video(
         self,
@@ -286,27 +323,38 @@ class Client(_Transport):
         orientation: str | None = None,
         size: str | None = None,
         duration: float | None = None,
-        dialect: str | None = None,
+        dialect: str | Dialect | None = None,
         timeout: float | None = 900.0,
         on_update: OnUpdate | None = None,
         **extra: Any,
     ) -> Job:
         """Create a job and wait for it, on any dialect (for ``chat``, from the stream)."""
-        if self._video_dialect(dialect) != "chat":
-            return self._run(
-                self._generate_flow(
-                    prompt, model, images, orientation, size, duration, dialect, timeout, extra
-                ),
-                self._journaled(on_update),
-            )
-        tracker = self._chat_video_check(prompt, model, images, orientation, size, duration)
-        state = ChatStreamState()
-        hook = self._journaled(on_update)
-        for _ in self._stream(self._chat_request(prompt, model, True, extra), state):
-            job = tracker.update(state)
-            if job is not None and hook is not None:
-                hook(job)
-        return tracker.result()
+        prepared = self.prepare(
+            prompt, model=model, images=images, orientation=orientation, size=size,
+            duration=duration, dialect=dialect, timeout=timeout, extra=extra,
+        )  # fmt: skip
+        return self.run_video(prepared, on_update=on_update).job
+
+    def run_video(
+        self,
+        prepared: PreparedVideo | None = None,
+        *,
+        out_dir: str | os.PathLike[str] | None = None,
+        resume: Job | None = None,
+        timeout: float | None = 900.0,
+        on_event: OnEvent | None = None,
+        on_update: OnUpdate | None = None,
+    ) -> Outcome:
+        """The whole lifecycle of one video (``runs.video``): create (or stream), wait, and
+        download into ``out_dir`` when given; or finish ``resume``, a job already submitted,
+        waiting at most ``timeout`` (a prepared request carries its own).
+
+        ``prepared`` comes from :meth:`prepare`. ``on_event`` hears every typed event
+        (``sora_nb.events``); ``on_update`` the job of each submit and change.
+        """
+        listener = self._listener(on_update, on_event, prepared.params if prepared else None)
+        folder = Path(out_dir) if out_dir is not None else None
+        return self._run(self._video_flow(prepared, folder, resume, timeout), listener)
 
     def download(
         self,
@@ -321,9 +369,7 @@ class Client(_Transport):
         Written under a temporary name and renamed when complete: a failed download leaves
         nothing half-written behind. The key goes only to the gateway's own origin.
         """
-        path = self._run(self._download_flow(job, dest, variant, filename))
-        self._journal_file(job, path)
-        return path
+        return self._run(self._download_flow(job, dest, variant, filename), self._listener())
 
     def list_videos(
         self, *, after: str | None = None, limit: int | None = None, order: str | None = None
@@ -331,13 +377,13 @@ class Client(_Transport):
         """One page of videos from ``GET /videos`` (the openai dialect's endpoint)."""
         return self._run(self._list_flow(after, limit, order))
 
-    def delete_video(self, job_id: str) -> None:
-        """``DELETE /videos/{id}`` (the openai dialect's endpoint)."""
-        self._run(self._delete_flow(job_id))
+    def delete_video(self, job_id: str, *, dialect: str | Dialect | None = None) -> None:
+        """``DELETE /videos/{id}`` (the openai dialect's endpoint, or ``dialect``'s own)."""
+        self._run(self._delete_flow(job_id, dialect))
 
     def remix_video(self, job_id: str, prompt: str) -> Job:
         """``POST /videos/{id}/remix``: a new job from a finished one and a new prompt."""
-        return self._run(self._remix_flow(job_id, prompt))
+        return self._run(self._remix_flow(job_id, prompt), self._listener())
 
     # -- chat and images ------------------------------------------------------------------------
 
@@ -348,7 +394,16 @@ class Client(_Transport):
 
         Raises StreamInterrupted (keeping the text so far) if the stream ends early.
         """
-        return self._stream(self._chat_request(messages, model, True, params), ChatStreamState())
+        return self._texts(self._stream_flow(messages, model, params))
+
+    def _texts(self, flow: flows.Flow) -> Iterator[ChatEvent]:
+        steps = self._steps(flow, [])
+        try:
+            for event in steps:
+                if isinstance(event, Text):
+                    yield event.event
+        finally:
+            steps.close()
 
     def chat(self, messages: Messages, *, model: str | None = None, **params: Any) -> ChatEvent:
         """A whole (non-streamed) chat answer."""
@@ -391,6 +446,10 @@ class AsyncClient(_Transport):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     # -- performing steps -------------------------------------------------------------------------
 
     async def _send(self, request: HttpRequest, stream: bool = False) -> Any:
@@ -408,10 +467,26 @@ class AsyncClient(_Transport):
         if response.status_code >= 400:
             raise self._refused(response, request)
         log.debug("%s %s -> %d", request.method, request.kind, response.status_code)
-        return response if stream else self._reply(response)
+        if not stream:
+            return self._reply(response)
+        events = EventSource(response).aiter_sse() if self._is_sse(response) else None
+        return _Stream(response, request, events)
+
+    async def _receive(self, stream: _Stream) -> str | flows.Whole | None:
+        try:
+            if stream.events is None:
+                if stream.whole_read:
+                    return None
+                stream.whole_read = True
+                return flows.Whole(scrub_bytes(await stream.response.aread(), self._secrets()))
+            sse = await anext(stream.events, None)
+        except httpx.HTTPError as exc:
+            raise self._failed(exc, stream.request) from exc
+        return None if sse is None else self._data(sse.data)
 
     async def _fetch(self, request: HttpRequest, target: Path) -> Path:
-        response = await self._send(request, stream=True)
+        stream = await self._send(request, stream=True)
+        response = stream.response
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp, written = temp_name(target), 0
         try:
@@ -428,47 +503,49 @@ class AsyncClient(_Transport):
             await response.aclose()
             tmp.unlink(missing_ok=True)
 
-    async def _run(self, flow: flows.Flow, on_update: OnUpdate | None = None) -> Any:
+    async def _steps(self, flow: flows.Flow, result: list[Any]) -> AsyncIterator[RunEvent]:
+        """Perform ``flow``'s steps, yielding each event it emits; its value goes in ``result``."""
+        streams: list[_Stream] = []
         value: Any = None
         error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value
-            value, error = None, None
-            try:
-                if isinstance(step, flows.Send):
-                    value = await self._send(step.request, step.stream)
-                elif isinstance(step, flows.Fetch):
-                    value = await self._fetch(step.request, step.target)
-                elif isinstance(step, flows.Sleep):
-                    await asyncio.sleep(step.seconds)
-                elif on_update is not None:
-                    await _call(on_update, step.job)
-            except E.SoraError as exc:
-                error = exc
-
-    async def _stream(
-        self, request: HttpRequest, state: ChatStreamState
-    ) -> AsyncIterator[ChatEvent]:
-        response = await self._run(flows.send(request, self.retry_policy, stream=True))
         try:
-            if not self._is_sse(response):
-                yield self._whole_answer(await response.aread(), state)
-                return
-            async for sse in EventSource(response).aiter_sse():
-                event = self._stream_event(state, sse.data)
-                if event is not None:
-                    yield event
-                if state.done:
-                    break
-        except httpx.HTTPError as exc:
-            raise interrupted(state, self._failed(exc, request)) from exc
+            while True:
+                try:
+                    step = flow.throw(error) if error is not None else flow.send(value)
+                except StopIteration as stop:
+                    result.append(stop.value)
+                    return
+                value, error = None, None
+                try:
+                    if isinstance(step, flows.Send):
+                        value = await self._send(step.request, step.stream)
+                        if step.stream:
+                            streams.append(value)
+                    elif isinstance(step, flows.Receive):
+                        value = await self._receive(step.stream)
+                    elif isinstance(step, flows.Fetch):
+                        value = await self._fetch(step.request, step.target)
+                    elif isinstance(step, flows.Sleep):
+                        await asyncio.sleep(step.seconds)
+                    else:
+                        yield step.event
+                except E.SoraError as exc:
+                    error = exc
         finally:
-            await response.aclose()
-        if not state.complete:
-            raise interrupted(state, None)
+            flow.close()
+            for stream in streams:
+                await stream.response.aclose()
+
+    async def _run(self, flow: flows.Flow, listener: OnEvent | None = None) -> Any:
+        result: list[Any] = []
+        steps = self._steps(flow, result)
+        try:
+            async for event in steps:
+                if listener is not None:
+                    await _call(listener, event)
+        finally:
+            await steps.aclose()
+        return result[0]
 
     # -- videos -----------------------------------------------------------------------------------
 
@@ -481,16 +558,17 @@ class AsyncClient(_Transport):
         orientation: str | None = None,
         size: str | None = None,
         duration: float | None = None,
-        dialect: str | None = None,
+        dialect: str | Dialect | None = None,
         **extra: Any,
     ) -> Job:
         """Awaitable :meth:`Client.create_video`."""
-        return await self._run(
-            self._create_flow(prompt, model, images, orientation, size, duration, dialect, extra),
-            self._journaled(),
-        )
+        prepared = self.prepare(
+            prompt, model=model, images=images, orientation=orientation, size=size,
+            duration=duration, dialect=dialect, extra=extra,
+        )  # fmt: skip
+        return await self._run(self._create_flow(prepared), self._listener(params=prepared.params))
 
-    async def get_job(self, job_id: str, *, dialect: str | None = None) -> Job:
+    async def get_job(self, job_id: str, *, dialect: str | Dialect | None = None) -> Job:
         """Awaitable :meth:`Client.get_job`."""
         return await self._run(self._get_job_flow(job_id, dialect))
 
@@ -503,9 +581,8 @@ class AsyncClient(_Transport):
         poll_interval: float | None = None,
     ) -> Job:
         """Awaitable :meth:`Client.wait`; ``on_update`` may be a coroutine function."""
-        return await self._run(
-            self._wait_flow(job, timeout, poll_interval), self._journaled(on_update)
-        )
+        flow = self._wait_flow(job, timeout, poll_interval)
+        return await self._run(flow, self._listener(on_update))
 
     async def generate_video(
         self,
@@ -516,27 +593,32 @@ class AsyncClient(_Transport):
         orientation: str | None = None,
         size: str | None = None,
         duration: float | None = None,
-        dialect: str | None = None,
+        dialect: str | Dialect | None = None,
         timeout: float | None = 900.0,
         on_update: OnUpdate | None = None,
         **extra: Any,
     ) -> Job:
         """Awaitable :meth:`Client.generate_video`."""
-        if self._video_dialect(dialect) != "chat":
-            return await self._run(
-                self._generate_flow(
-                    prompt, model, images, orientation, size, duration, dialect, timeout, extra
-                ),
-                self._journaled(on_update),
-            )
-        tracker = self._chat_video_check(prompt, model, images, orientation, size, duration)
-        state = ChatStreamState()
-        hook = self._journaled(on_update)
-        async for _ in self._stream(self._chat_request(prompt, model, True, extra), state):
-            job = tracker.update(state)
-            if job is not None and hook is not None:
-                await _call(hook, job)
-        return tracker.result()
+        prepared = self.prepare(
+            prompt, model=model, images=images, orientation=orientation, size=size,
+            duration=duration, dialect=dialect, timeout=timeout, extra=extra,
+        )  # fmt: skip
+        return (await self.run_video(prepared, on_update=on_update)).job
+
+    async def run_video(
+        self,
+        prepared: PreparedVideo | None = None,
+        *,
+        out_dir: str | os.PathLike[str] | None = None,
+        resume: Job | None = None,
+        timeout: float | None = 900.0,
+        on_event: OnEvent | None = None,
+        on_update: OnUpdate | None = None,
+    ) -> Outcome:
+        """Awaitable :meth:`Client.run_video`; listeners may be coroutine functions."""
+        listener = self._listener(on_update, on_event, prepared.params if prepared else None)
+        folder = Path(out_dir) if out_dir is not None else None
+        return await self._run(self._video_flow(prepared, folder, resume, timeout), listener)
 
     async def download(
         self,
@@ -547,9 +629,8 @@ class AsyncClient(_Transport):
         filename: str | None = None,
     ) -> Path:
         """Awaitable :meth:`Client.download`."""
-        path = await self._run(self._download_flow(job, dest, variant, filename))
-        self._journal_file(job, path)
-        return path
+        flow = self._download_flow(job, dest, variant, filename)
+        return await self._run(flow, self._listener())
 
     async def list_videos(
         self, *, after: str | None = None, limit: int | None = None, order: str | None = None
@@ -557,13 +638,13 @@ class AsyncClient(_Transport):
         """Awaitable :meth:`Client.list_videos`."""
         return await self._run(self._list_flow(after, limit, order))
 
-    async def delete_video(self, job_id: str) -> None:
+    async def delete_video(self, job_id: str, *, dialect: str | Dialect | None = None) -> None:
         """Awaitable :meth:`Client.delete_video`."""
-        await self._run(self._delete_flow(job_id))
+        await self._run(self._delete_flow(job_id, dialect))
 
     async def remix_video(self, job_id: str, prompt: str) -> Job:
         """Awaitable :meth:`Client.remix_video`."""
-        return await self._run(self._remix_flow(job_id, prompt))
+        return await self._run(self._remix_flow(job_id, prompt), self._listener())
 
     # -- chat and images ------------------------------------------------------------------------
 
@@ -571,7 +652,16 @@ class AsyncClient(_Transport):
         self, messages: Messages, *, model: str | None = None, **params: Any
     ) -> AsyncIterator[ChatEvent]:
         """:meth:`Client.stream_chat` as an async iterator."""
-        return self._stream(self._chat_request(messages, model, True, params), ChatStreamState())
+        return self._texts(self._stream_flow(messages, model, params))
+
+    async def _texts(self, flow: flows.Flow) -> AsyncIterator[ChatEvent]:
+        steps = self._steps(flow, [])
+        try:
+            async for event in steps:
+                if isinstance(event, Text):
+                    yield event.event
+        finally:
+            await steps.aclose()
 
     async def chat(
         self, messages: Messages, *, model: str | None = None, **params: Any
@@ -592,7 +682,7 @@ class AsyncClient(_Transport):
         return await self._run(self._images_flow(prompt, model, n, size, params))
 
 
-async def _call(callback: OnUpdate, job: Job) -> None:
-    result = callback(job)
+async def _call(callback: Callable[[Any], Any], value: Any) -> None:
+    result = callback(value)
     if inspect.isawaitable(result):
         await result

@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from . import dialects
 from ._exceptions import ConfigError
-from .dialects import DIALECTS
 
 ENV_BASE_URL = "SORA_BASE_URL"
 ENV_API_KEY = "SORA_API_KEY"
@@ -52,11 +52,9 @@ def normalize_base_url(url: str) -> str:
 
 
 def resolve_dialect(dialect: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The name of a registered dialect: ``dialect``, else ``$SORA_DIALECT``, else the default."""
     env = os.environ if env is None else env
-    value = (dialect or env.get(ENV_DIALECT) or DEFAULT_DIALECT).strip().lower()
-    if value not in DIALECTS:
-        raise ConfigError(f"unknown dialect {value!r}: use one of {', '.join(DIALECTS)}")
-    return value
+    return dialects.get(dialect or env.get(ENV_DIALECT) or DEFAULT_DIALECT).name
 
 
 def resolve_base_url(base_url: str | None, env: Mapping[str, str] | None = None) -> str:

@@ -1,9 +1,11 @@
-"""Each client operation as a generator of steps, shared by the sync and async clients.
+"""The steps every client operation is made of, and the primitives built from them.
 
-A flow yields :class:`Send`, :class:`Sleep` or :class:`Notify` and is sent back the result (a
-:class:`Reply` for Send). Transport and gateway errors are thrown into the flow, which decides
-whether to retry. The two drivers in ``client.py`` are the only code that does I/O, so the logic
-of retries, polling and deadlines exists once. Pure: no sockets, no sleeping, no clock of its own.
+A flow is a generator that yields steps (:class:`Send`, :class:`Sleep`, :class:`Fetch`,
+:class:`Receive`, :class:`Emit`) and is sent back each step's result (a :class:`Reply` for Send).
+Transport and gateway errors are thrown into the flow, which decides whether to retry. The two
+drivers in ``client.py`` are the only code that does I/O, so the logic of retries, polling and
+deadlines exists once (the pattern of httpx's ``auth_flow``). Pure: no sockets, no sleeping, no
+clock of its own. The video lifecycle built from these is ``sora_nb.runs``.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ import logging
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from . import _exceptions as E
-from .dialects import HttpRequest
-from .dialects.chat import ChatStreamState
+from .dialects import Dialect, HttpRequest
+from .events import Progressed, RunEvent
 from .models import Job
 from .polling import PollSchedule
 from .retry import RetryPolicy
@@ -50,8 +51,11 @@ class Sleep:
 
 
 @dataclass(frozen=True)
-class Notify:
-    job: Job
+class Emit:
+    """Report ``event`` to whoever listens (journal, status line, ``on_update``). The driver
+    handles it before taking the next step, so a Submitted job is journaled before any wait."""
+
+    event: RunEvent
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,24 @@ class Fetch:
     target: Path
 
 
-Flow = Generator[Send | Sleep | Notify | Fetch, Any, Any]
+@dataclass(frozen=True)
+class Receive:
+    """The next Server-Sent Event's ``data`` from ``stream`` (an open response a streamed Send
+    returned), as text; :class:`Whole` when the gateway answered with one body instead of a
+    stream; None at the end."""
+
+    stream: Any
+
+
+@dataclass(frozen=True)
+class Whole:
+    """A streamed request answered with one body (some relays ignore ``stream: true``)."""
+
+    content: bytes
+
+
+Step = Send | Sleep | Emit | Fetch | Receive
+Flow = Generator[Step, Any, Any]
 
 _WHAT = {
     "create": "creating the video job",
@@ -129,21 +150,6 @@ def call(request: HttpRequest, policy: RetryPolicy, parse: Callable[[Reply], Any
     return parse(reply)
 
 
-def created(create: Flow) -> Flow:
-    """A create, then a report of the new job (so it can be journaled before any wait)."""
-    job = yield from create
-    yield Notify(job)
-    return job
-
-
-def generate(create: Flow, wait_for: Callable[[Job], Flow]) -> Flow:
-    """Create (the create flow reports the job), then wait for it unless it is done already."""
-    job = yield from create
-    if job.status == "completed":
-        return job
-    return (yield from wait_for(job))
-
-
 def download(request: HttpRequest, target: Path, policy: RetryPolicy) -> Flow:
     """Fetch to ``target``, starting again after a failure as ``policy`` allows (GET is safe)."""
     attempt = 0
@@ -162,7 +168,7 @@ def download(request: HttpRequest, target: Path, policy: RetryPolicy) -> Flow:
 def wait(
     job_id: str,
     *,
-    dialect: ModuleType,
+    dialect: Dialect,
     policy: RetryPolicy,
     schedule: PollSchedule,
     clock: Callable[[], float],
@@ -173,11 +179,7 @@ def wait(
     """Poll until the job ends. Returns the completed Job; raises GenerationFailed / PollTimeout."""
     if timeout is not None and timeout <= 0:
         raise E.ValidationError(f"timeout must be a positive number of seconds, not {timeout!r}")
-    request = (
-        dialect.build_query(job_id)
-        if hasattr(dialect, "build_query")
-        else dialect.build_retrieve(job_id)
-    )
+    request = dialect.build_poll(job_id)
     deadline = None if timeout is None else clock() + timeout
     failures = 0
     if last is not None and not last.done:
@@ -198,7 +200,7 @@ def wait(
             log.info("poll %d of %s failed, going on: %s", failures, job_id, exc)
         if job is not None:
             if job.changed_from(last):
-                yield Notify(job)
+                yield Emit(Progressed(job))
             last = job
             if job.status == "completed":
                 return job
@@ -229,35 +231,3 @@ def timeout_summary(job_id: str, last: Job | None, timeout: float | None) -> str
     if last is not None:
         state = last.status + (f" at {last.progress:.0f}%" if last.progress is not None else "")
     return f"video job {job_id} still {state} after {timeout:g}s"
-
-
-class ChatVideoTracker:
-    """Follows a video made through the chat dialect: Jobs from the stream's text. Pure."""
-
-    def __init__(self, *, model: str, prompt: str) -> None:
-        self.model = model
-        self.prompt = prompt
-        self.state: ChatStreamState | None = None
-        self.last: Job | None = None
-
-    def update(self, state: ChatStreamState) -> Job | None:
-        """The Job the text now describes, when it differs from the last one."""
-        self.state = state
-        job = state.job(dialect="chat", model=self.model, prompt=self.prompt)
-        if job.status == "failed" or not job.changed_from(self.last):
-            return None
-        self.last = job
-        return job
-
-    def result(self) -> Job:
-        """The finished job; GenerationFailed when the answer ended without a video."""
-        if self.state is None:
-            raise E.GenerationFailed(
-                "the chat answer was empty", job=Job("", "failed", "chat"), reason="empty answer"
-            )
-        job = self.state.job(dialect="chat", model=self.model, prompt=self.prompt)
-        if job.status != "completed":
-            raise E.GenerationFailed(
-                f"video through chat failed: {job.error}", job=job, reason=job.error
-            )
-        return job

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import _exceptions as E
+from .events import Failed, RunEvent, Saved
 from .models import Job
 
 ENV_DATA_DIR = "SORA_NB_DATA_DIR"
@@ -188,6 +190,34 @@ class Journal:
     def count(self) -> int:
         with self._connect() as db:
             return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+
+class JournalWriter:
+    """Keeps the journal in step with a run's events: a job is written as soon as it has an id
+    (right after its create answer, before any wait), then on every change, on failure and
+    when its file is saved. The one place that turns run events into journal rows."""
+
+    def __init__(
+        self, journal: Journal, base_url: str, params: Mapping[str, Any] | None = None
+    ) -> None:
+        self.journal, self.base_url, self.params = journal, base_url, dict(params or {})
+
+    def __repr__(self) -> str:
+        return f"JournalWriter({self.journal!r}, {self.base_url!r})"
+
+    def __call__(self, event: RunEvent) -> None:
+        job = event.job
+        if job is None or not job.id:
+            return  # nothing to find it by yet (a chat answer that has not named its task)
+        if isinstance(event, Saved):
+            self.journal.update(self.base_url, job, path=event.path.resolve())
+        elif isinstance(event, Failed):
+            # Only a job the gateway ended is failed for good; after a timeout, an interrupt
+            # or a lost connection it may still finish, and the row must stay resumable.
+            if isinstance(event.error, E.GenerationFailed):
+                self.journal.record(self.base_url, job, self.params)
+        else:
+            self.journal.record(self.base_url, job, self.params)
 
 
 def _seconds(value: Any) -> float | None:

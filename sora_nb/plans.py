@@ -1,112 +1,34 @@
-"""What each client call sends and how its answer is read, shared by both clients. No I/O.
+"""The client's configuration, and each public call as a flow, shared by both clients. No I/O.
 
-:class:`ClientCore` holds the configuration and turns every public call into a flow (see
-``flows``); ``client.py`` only runs flows. Reading a local reference image is the one exception:
-it is checked here, before anything is sent.
+:class:`ClientCore` checks the options once and turns every public call into a flow (``flows``,
+``runs``); ``client.py`` only performs the steps. Videos always go through ``runs.video``.
 """
 
 from __future__ import annotations
 
-import mimetypes
 import os
-import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from . import _errors, flows
 from . import _exceptions as E
+from . import dialects, flows, runs
 from ._secret import Secret
-from .capabilities import validate_video_request
 from .config import DEFAULT_MODEL, resolve_api_key, resolve_base_url, resolve_dialect
-from .dialects import HttpRequest, ImageFile, ImageRef, chat, images, openai, unified
-from .dialects.chat import ChatStreamState
-from .journal import Journal
+from .dialects import Dialect, HttpRequest, chat, images
+from .events import Progressed, RunEvent, Submitted
+from .files import image_list
+from .journal import Journal, JournalWriter
 from .models import Job, VideoRequest
-from .polling import PollSchedule
 from .retry import RetryPolicy
 
-MAX_IMAGE_BYTES = 50 << 20
-_IMAGE_MAGIC = {
-    b"\x89PNG\r\n\x1a\n": "image/png",
-    b"\xff\xd8\xff": "image/jpeg",
-    b"GIF87a": "image/gif",
-    b"GIF89a": "image/gif",
-}
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-_MEDIA_SUFFIXES = (".mp4", ".webm", ".mov", ".webp", ".jpg", ".jpeg", ".png", ".gif")
-
-
-def _image_mime(data: bytes) -> str | None:
-    for magic, mime in _IMAGE_MAGIC.items():
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-def load_image(ref: str | os.PathLike[str]) -> ImageRef:
-    """A reference image: URLs pass as they are, local files are read and checked to be images."""
-    text = os.fspath(ref)
-    if text.startswith(("http://", "https://", "data:image/")):
-        return text
-    if "://" in text:
-        raise E.ValidationError(f"reference image {text!r}: only http(s) URLs or local files")
-    path = Path(text).expanduser()
-    if not path.is_file():
-        raise E.ValidationError(f"reference image {text!r} is neither an http(s) URL nor a file")
-    size = path.stat().st_size
-    if size > MAX_IMAGE_BYTES:
-        raise E.ValidationError(f"reference image {text!r} is {size >> 20} MiB; the limit is 50")
-    data = path.read_bytes()
-    mime = _image_mime(data)
-    if mime is None:
-        raise E.ValidationError(f"reference image {text!r} is not a PNG, JPEG, WebP or GIF image")
-    return ImageFile(name=path.name, data=data, mime=mime)
-
-
-def _images(images: Iterable[str] | str | None) -> tuple[str, ...]:
-    """``images`` as a tuple: one URL or path given alone is one image, not its characters."""
-    if images is None:
-        return ()
-    if isinstance(images, str | os.PathLike):
-        return (os.fspath(images),)
-    return tuple(images)
+OnEvent = Callable[[RunEvent], Any]
 
 
 def _check_id(job_id: object) -> None:
     if not isinstance(job_id, str) or not job_id.strip():
         raise E.ValidationError(f"a job id is needed, not {job_id!r}")
-
-
-def safe_filename(name: str, default: str = "video") -> str:
-    """A file name from an id: no separators, no leading dots, bounded length."""
-    cleaned = _SAFE_NAME.sub("_", name).strip("._-")[:120]
-    return cleaned or default
-
-
-def temp_name(target: Path) -> Path:
-    """Where a download is written until it is complete (then renamed to ``target``)."""
-    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
-
-
-def interrupted(state: ChatStreamState, cause: E.SoraError | None) -> E.StreamInterrupted:
-    """The error for a stream that ended early: it keeps the text and the task id seen."""
-    scanner = state.scanner
-    scanner.close()
-    tail = f" ({cause})" if cause else ""
-    hint = f"; the video task id was {scanner.task_id}" if scanner.task_id else ""
-    return E.StreamInterrupted(
-        f"the stream ended early, after {len(state.text)} characters{hint}{tail}",
-        text=state.text,
-        task_id=scanner.task_id,
-        video_urls=tuple(scanner.video_urls),
-    )
 
 
 class ClientCore:
@@ -155,7 +77,13 @@ class ClientCore:
         self._clock = clock
         # journal=True: the per-user journal the magics use; a Journal: that one; else none.
         self.journal = Journal() if journal is True else journal or None
-        self._journaled_ids: set[str] = set()
+        self.ctx = runs.Context(
+            policy=self.retry_policy,
+            clock=clock,
+            min_interval=self.poll_interval,
+            max_interval=self.max_poll_interval,
+            secrets=(self._key,),
+        )
 
     def __repr__(self) -> str:
         return (
@@ -173,220 +101,159 @@ class ClientCore:
     def _secrets(self) -> tuple[Secret]:
         return (self._key,)
 
-    def _load(self, reply: flows.Reply, what: str) -> Any:
-        return _errors.load_json(reply.content, what=what, secrets=self._secrets())
+    # -- listeners -------------------------------------------------------------------------------
+
+    def _listener(
+        self,
+        on_update: Callable[[Job], Any] | None = None,
+        on_event: OnEvent | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> OnEvent | None:
+        """Who hears a run's events: the journal first (when the client keeps one), then
+        ``on_event``, then ``on_update`` with the job of each submit and change."""
+        writer = JournalWriter(self.journal, self.base_url, params) if self.journal else None
+        if writer is None and on_event is None and on_update is None:
+            return None
+
+        def listen(event: RunEvent) -> Any:
+            if writer is not None:
+                writer(event)
+            if on_event is not None:
+                result = on_event(event)
+                if result is not None:
+                    return result
+            if on_update is not None and _reports_job(event):
+                return on_update(event.job)
+            return None
+
+        return listen
 
     # -- videos -----------------------------------------------------------------------------------
 
-    def _video_dialect(self, dialect: str | None) -> str:
-        return resolve_dialect(dialect or self.dialect)
-
-    def _job_parser(
-        self,
-        dialect: str,
-        *,
-        prompt: str | None = None,
-        model: str | None = None,
-        seconds: float | None = None,
-    ) -> Callable[[flows.Reply], Job]:
-        module = openai if dialect == "openai" else unified
-
-        def parse(reply: flows.Reply) -> Job:
-            body = self._load(reply, "reading the video job")
-            job = module.parse_job(body, reply.headers, prompt=prompt, model=model)
-            # Some answers leave out what was asked for; the request still knows it.
-            return replace(job, seconds=seconds) if job.seconds is None and seconds else job
-
-        return parse
-
-    def _create_flow(
+    def prepare(
         self,
         prompt: str,
-        model: str | None,
-        images: Iterable[str],
-        orientation: str | None,
-        size: str | None,
-        duration: float | None,
-        dialect: str | None,
-        extra: Mapping[str, Any],
-    ) -> flows.Flow:
-        dialect = self._video_dialect(dialect)
-        if dialect == "chat":
+        *,
+        model: str | None = None,
+        images: Iterable[str] | str | None = (),
+        orientation: str | None = None,
+        size: str | None = None,
+        duration: float | None = None,
+        dialect: str | Dialect | None = None,
+        timeout: float | None = 900.0,
+        extra: Mapping[str, Any] | None = None,
+    ) -> runs.PreparedVideo:
+        """A video request checked against the model's rules and shaped for the dialect, with
+        its images read: what :meth:`run_video` sends. ValidationError before anything is sent."""
+        request = VideoRequest(
+            prompt=prompt,
+            model=model or self.model,
+            orientation=orientation,
+            size=size,
+            duration=duration,
+            images=image_list(images),
+            extra=dict(extra or {}),
+        )
+        return runs.prepare(request, dialect or self.dialect, timeout=timeout)
+
+    def _video_dialect(self, dialect: str | Dialect | None) -> Dialect:
+        return dialects.get(dialect or self.dialect)
+
+    def _create_flow(self, prepared: runs.PreparedVideo) -> flows.Flow:
+        if prepared.dialect.abilities.streams:
             raise E.ValidationError(
-                "the chat dialect makes a video in one streamed answer: use generate_video()"
+                f"the {prepared.dialect.name} dialect makes a video in one streamed answer: "
+                "use generate_video()"
             )
-        request = validate_video_request(
-            VideoRequest(
-                prompt=prompt,
-                model=model or self.model,
-                orientation=orientation,
-                size=size,
-                duration=duration,
-                images=_images(images),
-                extra=extra,
-            ),
-            dialect,
-        )
-        refs = [load_image(i) for i in request.images]
-        module = openai if dialect == "openai" else unified
-        parse = self._job_parser(
-            dialect, prompt=request.prompt, model=request.model, seconds=request.duration
-        )
-        return flows.created(
-            flows.call(module.build_create(request, refs), self.retry_policy, parse)
-        )
+        return runs.create(prepared, self.ctx)
 
-    def _journaled(self, on_update: Any = None) -> Any:
-        """``on_update``, preceded by a journal write when the client keeps a journal: a job is
-        recorded when it is first seen (right after its create, before any wait), then updated."""
-        if self.journal is None:
-            return on_update
-
-        def hook(job: Job) -> Any:
-            if job.id:
-                if job.id in self._journaled_ids:
-                    self.journal.update(self.base_url, job)  # type: ignore[union-attr]
-                else:
-                    self.journal.record(self.base_url, job)  # type: ignore[union-attr]
-                    self._journaled_ids.add(job.id)
-            return on_update(job) if on_update is not None else None
-
-        return hook
-
-    def _journal_file(self, job: Job, path: Path) -> None:
-        if self.journal is not None and job.id:
-            self.journal.update(self.base_url, job, path=path.resolve())
-
-    def _get_job_flow(self, job_id: str, dialect: str | None) -> flows.Flow:
+    def _get_job_flow(self, job_id: str, dialect: str | Dialect | None) -> flows.Flow:
         _check_id(job_id)
-        dialect = self._video_dialect(dialect)
-        if dialect == "chat":
-            raise E.ValidationError("the chat dialect has no status endpoint")
-        request = (
-            openai.build_retrieve(job_id) if dialect == "openai" else unified.build_query(job_id)
+        family = self._video_dialect(dialect)
+        return flows.call(
+            family.build_poll(job_id), self.retry_policy, runs.job_parser(self.ctx, family)
         )
-        return flows.call(request, self.retry_policy, self._job_parser(dialect))
 
     def _wait_flow(
         self, job: Job | str, timeout: float | None, poll_interval: float | None
     ) -> flows.Flow:
-        job_id, dialect, last = (
-            (job.id, job.dialect, job) if isinstance(job, Job) else (str(job), self.dialect, None)
-        )
-        if not job_id:
-            raise E.ValidationError("no job id to wait for")
-        if dialect == "chat":
+        fresh = isinstance(job, Job)
+        if not isinstance(job, Job):
+            _check_id(job)
+            job = Job(id=str(job), status="queued", dialect=self.dialect)
+        family = dialects.get(job.dialect)
+        if not family.abilities.poll:
             raise E.ValidationError(
-                "jobs made through the chat dialect have no status endpoint; their stream is "
-                "the job (ask the gateway with dialect='unified' if it serves /video/query)"
+                f"jobs made through the {family.name} dialect have no status route; their stream "
+                "is the job (ask the gateway with dialect='unified' if it serves /video/query)"
             )
-        interval = self.poll_interval if poll_interval is None else float(poll_interval)
-        if not interval > 0:
+        if poll_interval is not None and (isinstance(poll_interval, bool) or not poll_interval > 0):
             raise E.ValidationError(f"poll_interval must be positive, not {poll_interval!r}")
-        return flows.wait(
-            job_id,
-            dialect=openai if dialect == "openai" else unified,
-            policy=self.retry_policy,
-            schedule=PollSchedule(
-                min_interval=interval, max_interval=max(interval, self.max_poll_interval)
-            ),
-            clock=self._clock,
-            timeout=timeout,
-            parse=self._job_parser(
-                dialect,
-                prompt=last.prompt if last else None,
-                model=last.model if last else None,
-                seconds=last.seconds if last else None,
-            ),
-            last=last,
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise E.ValidationError(
+                f"timeout must be a positive number of seconds, not {timeout!r}"
+            )
+        return runs.wait(job, self.ctx, timeout=timeout, poll_interval=poll_interval, fresh=fresh)
+
+    def prepare_chat(
+        self,
+        messages: str | Sequence[Mapping[str, Any]],
+        *,
+        model: str | None = None,
+        stream: bool = True,
+        timeout: float | None = None,
+        **params: Any,
+    ) -> runs.PreparedVideo:
+        """A chat request to a video model, as a video run (its answer is the job): the same
+        lifecycle as any video, reading the task, progress and link from the text."""
+        request = self._chat_request(messages, model, stream, params)
+        body = request.json
+        prompt = str(body["messages"][-1].get("content", ""))
+        return runs.PreparedVideo(
+            VideoRequest(prompt=prompt, model=body["model"]), dialects.get("chat"), request, timeout
         )
 
-    def _generate_flow(
+    def _video_flow(
         self,
-        prompt: str,
-        model: str | None,
-        images: Iterable[str],
-        orientation: str | None,
-        size: str | None,
-        duration: float | None,
-        dialect: str,
+        prepared: runs.PreparedVideo | None,
+        out_dir: Path | None,
+        resume: Job | None,
         timeout: float | None,
-        extra: Mapping[str, Any],
     ) -> flows.Flow:
-        create = self._create_flow(
-            prompt, model, images, orientation, size, duration, dialect, extra
-        )
-        return flows.generate(create, lambda job: self._wait_flow(job, timeout, None))
-
-    def _chat_video_check(
-        self,
-        prompt: str,
-        model: str | None,
-        images: Iterable[str],
-        orientation: str | None,
-        size: str | None,
-        duration: float | None,
-    ) -> flows.ChatVideoTracker:
-        validate_video_request(
-            VideoRequest(prompt, model or self.model, orientation, size, duration, _images(images)),
-            "chat",
-        )
-        return flows.ChatVideoTracker(model=model or self.model, prompt=prompt)
+        if prepared is None and resume is None:
+            raise E.ValidationError("run_video() needs a prepared request or a job to resume")
+        return runs.video(prepared, self.ctx, out_dir=out_dir, resume=resume, timeout=timeout)
 
     def _download_flow(
         self, job: Job, dest: str | os.PathLike[str], variant: str, filename: str | None
     ) -> flows.Flow:
-        if not isinstance(job, Job):
-            raise E.ValidationError("download() takes a Job (from wait/generate_video)")
-        if variant not in openai.VARIANTS:
-            raise E.ValidationError(f"variant {variant!r} is not one of video, thumbnail")
-        url = job.video_url if variant == "video" else job.thumbnail_url
-        if job.dialect == "openai" and (variant != "video" or not url):
-            request = openai.build_content(job.id, variant)
-        elif url:
-            if urlsplit(url).scheme not in ("http", "https"):
-                raise E.ProtocolError(f"refusing to download from a non-http(s) link: {url[:80]!r}")
-            request = HttpRequest("GET", url, "content")
-        else:
-            raise E.ValidationError(
-                f"job {job.id} has no {variant} to download (status {job.status})"
-            )
-        folder = Path(dest)
-        if filename is None and folder.suffix.lower() in _MEDIA_SUFFIXES:
-            folder, filename = folder.parent, folder.name
-        if filename:
-            name = safe_filename(filename)
-        else:
-            guessed = mimetypes.guess_type(urlsplit(url or "").path)[0]
-            ext = (
-                ".mp4"
-                if variant == "video"
-                else (mimetypes.guess_extension(guessed or "") or ".webp")
-            )
-            suffix = "" if variant == "video" else f".{variant}"
-            name = safe_filename(job.id or "video") + suffix + ext
-        target = folder / name
-        if target.resolve().parent != folder.resolve():
-            raise E.ValidationError(f"file name {name!r} escapes the folder {str(folder)!r}")
-        return flows.download(request, target, self.retry_policy)
+        return runs.download(job, self.ctx, Path(dest), variant=variant, filename=filename)
 
     def _list_flow(self, after: str | None, limit: int | None, order: str | None) -> flows.Flow:
-        return flows.call(
-            openai.build_list(after=after, limit=limit, order=order),
-            self.retry_policy,
-            lambda r: openai.parse_list(self._load(r, "listing videos"))[0],
-        )
+        family = self._listing_dialect()
+        request = family.build_list(after=after, limit=limit, order=order)
+        return flows.call(request, self.retry_policy, runs.jobs_page(self.ctx, family))
 
-    def _delete_flow(self, job_id: str) -> flows.Flow:
+    def _listing_dialect(self) -> Dialect:
+        # Listing, deleting and remixing live on the /videos routes; a client configured for
+        # another family still reaches them there (as it always did).
+        family = self._video_dialect(None)
+        return family if family.abilities.list else dialects.get("openai")
+
+    def _delete_flow(self, job_id: str, dialect: str | Dialect | None = None) -> flows.Flow:
         _check_id(job_id)
-        return flows.call(openai.build_delete(job_id), self.retry_policy, lambda r: None)
+        family = self._video_dialect(dialect)
+        family = family if family.abilities.delete else dialects.get("openai")
+        return flows.call(family.build_delete(job_id), self.retry_policy, runs.ignore)
 
     def _remix_flow(self, job_id: str, prompt: str) -> flows.Flow:
         _check_id(job_id)
-        return flows.call(
-            openai.build_remix(job_id, prompt),
-            self.retry_policy,
-            self._job_parser("openai", prompt=prompt),
+        family = self._video_dialect(None)
+        family = family if family.abilities.remix else dialects.get("openai")
+        return runs.submit(
+            family.build_remix(job_id, prompt),
+            runs.job_parser(self.ctx, family, prompt=prompt),
+            self.ctx,
         )
 
     # -- chat and images --------------------------------------------------------------------------
@@ -415,11 +282,16 @@ class ClientCore:
         model: str | None,
         params: Mapping[str, Any],
     ) -> flows.Flow:
-        return flows.call(
-            self._chat_request(messages, model, False, params),
-            self.retry_policy,
-            lambda r: chat.parse_chat_completion(self._load(r, "reading the chat answer")),
-        )
+        request = self._chat_request(messages, model, False, params)
+        return flows.call(request, self.retry_policy, runs.chat_reply(self.ctx))
+
+    def _stream_flow(
+        self,
+        messages: str | Sequence[Mapping[str, Any]],
+        model: str | None,
+        params: Mapping[str, Any],
+    ) -> flows.Flow:
+        return runs.chat_stream(self._chat_request(messages, model, True, params), self.ctx)
 
     def _images_flow(
         self, prompt: str, model: str | None, n: int, size: str | None, params: Mapping[str, Any]
@@ -428,18 +300,9 @@ class ClientCore:
         return flows.call(
             request,
             self.retry_policy,
-            lambda r: images.parse_images(self._load(r, "generating images")),
+            lambda r: images.parse_images(self.ctx.load(r, "generating images")),
         )
 
-    def _stream_event(self, state: ChatStreamState, data: str) -> Any:
-        """One SSE payload into ``state``; a mid-stream error keeps the text so far."""
-        try:
-            return state.feed(data)
-        except E.ProtocolError as exc:
-            raise interrupted(state, exc) from None
 
-    def _whole_answer(self, content: bytes, state: ChatStreamState) -> Any:
-        """Some relays ignore ``stream: true`` and answer with one JSON object."""
-        body = _errors.load_json(content, what="reading the chat answer", secrets=self._secrets())
-        state.__dict__.update(chat.completion_state(body).__dict__)
-        return state.event(state.text, body)
+def _reports_job(event: RunEvent) -> bool:
+    return isinstance(event, Submitted | Progressed)

@@ -14,15 +14,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .._exceptions import ProtocolError
-from ..models import ChatEvent, Job
-from ._base import HttpRequest, error_text
+from ..models import ChatEvent, Job, VideoRequest
+from ._base import HttpRequest, ImageRef, error_text
+from ._dialect import Abilities, Dialect
 
 __all__ = [
+    "CHAT",
+    "ChatDialect",
     "ChatStreamState",
     "ChatTextScanner",
     "build_chat",
     "completion_state",
-    "job_from_event",
     "parse_chat_completion",
 ]
 
@@ -313,17 +315,25 @@ def completion_state(body: Any) -> ChatStreamState:
     return state
 
 
-def job_from_event(event: ChatEvent, *, model: str | None = None, prompt: str | None = None) -> Job:
-    """The video job a stream's text describes so far (completed once a link appears)."""
-    url = event.video_url
-    status = "completed" if url else "in_progress" if event.progress is not None else "queued"
-    return Job(
-        id=event.task_id or "",
-        status=status,
-        dialect="chat",
-        progress=100.0 if url else event.progress,
-        model=model,
-        prompt=prompt,
-        video_url=url,
-        raw={"text": event.full_text},
-    )
+class ChatDialect(Dialect):
+    """``/chat/completions`` with a video model (seeds 000, 002, 003): the job is one streamed
+    answer whose text carries the task id, the progress and, at the end, the link
+    (:meth:`ChatStreamState.job` reads it). No status route; only a prompt is sent."""
+
+    name = "chat"
+    rules = None
+    abilities = Abilities(poll=False, streams=True, options=False, images=())
+    description = "POST /chat/completions, streamed; the text carries progress and the link"
+
+    def build_create(self, request: VideoRequest, images: Sequence[ImageRef] = ()) -> HttpRequest:
+        if images:
+            raise self._cannot("send reference images")
+        return build_chat(
+            [{"role": "user", "content": request.prompt}],
+            model=request.model,
+            stream=True,
+            **dict(request.extra),
+        )
+
+
+CHAT = ChatDialect()

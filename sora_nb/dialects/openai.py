@@ -22,10 +22,10 @@ from ._base import (
     number_text,
     seg,
 )
+from ._dialect import Abilities, Dialect, check_variant
 
 NAME = "openai"
 POLL_HINT_HEADER = "openai-poll-after-ms"
-VARIANTS = ("video", "thumbnail", "spritesheet")
 _WXH = re.compile(r"^(\d+)x(\d+)$")
 
 
@@ -59,8 +59,7 @@ def build_retrieve(job_id: str) -> HttpRequest:
 
 
 def build_content(job_id: str, variant: str = "video") -> HttpRequest:
-    if variant not in VARIANTS:
-        raise ValidationError(f"variant {variant!r} is not one of {', '.join(VARIANTS)}")
+    check_variant(variant)
     return HttpRequest(
         "GET", f"videos/{seg(job_id)}/content", "content", params={"variant": variant}
     )
@@ -148,3 +147,57 @@ def parse_list(body: Any) -> tuple[list[Job], str | None]:
     jobs = [parse_job(item) for item in body["data"] if isinstance(item, Mapping)]
     more = bool(body.get("has_more"))
     return jobs, (first(body.get("last_id"), jobs[-1].id if jobs else None) if more else None)
+
+
+class OpenAIDialect(Dialect):
+    """``/videos`` (OpenAI's Videos API; seed 003's st-ai gateway): poll, content, list, delete,
+    remix; one reference image, uploaded as a file (multipart) or sent as a URL."""
+
+    name = NAME
+    rules = "openai"
+    abilities = Abilities(
+        poll=True,
+        list=True,
+        delete=True,
+        remix=True,
+        content=True,
+        images=("file", "url"),
+        max_images=1,
+    )
+    description = "POST/GET /videos, /videos/{id}/content (OpenAI's Videos API, seed 003)"
+
+    def build_create(self, request: VideoRequest, images: Sequence[ImageRef] = ()) -> HttpRequest:
+        return build_create(request, images)
+
+    def build_poll(self, job_id: str) -> HttpRequest:
+        return build_retrieve(job_id)
+
+    def build_content(self, job_id: str, variant: str = "video") -> HttpRequest:
+        return build_content(job_id, variant)
+
+    def build_list(
+        self, *, after: str | None = None, limit: int | None = None, order: str | None = None
+    ) -> HttpRequest:
+        return build_list(after=after, limit=limit, order=order)
+
+    def build_delete(self, job_id: str) -> HttpRequest:
+        return build_delete(job_id)
+
+    def build_remix(self, job_id: str, prompt: str) -> HttpRequest:
+        return build_remix(job_id, prompt)
+
+    def parse_job(
+        self,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+        *,
+        prompt: str | None = None,
+        model: str | None = None,
+    ) -> Job:
+        return parse_job(body, headers, prompt=prompt, model=model)
+
+    def parse_list(self, body: Any) -> tuple[list[Job], str | None]:
+        return parse_list(body)
+
+
+OPENAI = OpenAIDialect()

@@ -9,6 +9,7 @@ from .._exceptions import ProtocolError
 from ..models import Job, VideoRequest, normalize_status, to_datetime, to_progress
 from . import chat
 from ._base import HttpRequest, ImageRef, as_int, dig, error_text, first
+from ._dialect import Abilities, Dialect
 
 NAME = "unified"
 
@@ -102,3 +103,32 @@ def parse_job(
         updated_at=to_datetime(body.get("status_update_time")),
         raw=body,
     )
+
+
+class UnifiedDialect(Dialect):
+    """``/video/create`` + ``/video/query?id=`` (seeds 000, 001): poll only; images as URLs (local
+    files inline as data URLs)."""
+
+    name = NAME
+    rules = "unified"
+    abilities = Abilities(poll=True, images=("url", "data_url"))
+    description = "POST /video/create, GET /video/query?id= (seeds 000, 001)"
+
+    def build_create(self, request: VideoRequest, images: Sequence[ImageRef] = ()) -> HttpRequest:
+        return build_create(request, images)
+
+    def build_poll(self, job_id: str) -> HttpRequest:
+        return build_query(job_id)
+
+    def parse_job(
+        self,
+        body: Any,
+        headers: Mapping[str, str] | None = None,
+        *,
+        prompt: str | None = None,
+        model: str | None = None,
+    ) -> Job:
+        return parse_job(body, headers, prompt=prompt, model=model)
+
+
+UNIFIED = UnifiedDialect()

@@ -83,7 +83,7 @@ def _start_emulator(magics: SoraMagics) -> None:
     emulator = serve(
         job_seconds=magics.emulator_job_seconds, seed=magics.emulator_seed, concurrency=4
     )
-    magics.emulator = emulator
+    magics.session.emulator = emulator
     magics.base_url = emulator.base_url
     print(
         f"sora_nb: no gateway configured, so the built-in emulator is serving at "
@@ -95,10 +95,10 @@ def unload(shell: Any) -> None:
     magics = _state.pop(id(shell), None)
     if magics is None:
         return
-    magics._drop_client()
-    if magics.emulator is not None:
-        magics.emulator.stop()
-        magics.emulator = None
+    magics.session.close()
+    if magics.session.emulator is not None:
+        magics.session.emulator.stop()
+        magics.session.emulator = None
     _restore_error_handler(shell)
     if magics in getattr(shell, "configurables", []):
         shell.configurables.remove(magics)

@@ -10,7 +10,6 @@ line naming the status code and the gateway's own message.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
 import hashlib
 import os
@@ -25,14 +24,18 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from .. import _exceptions as E
+from .. import dialects
 from .._secret import Secret
+from ..capabilities import known_models
 from ..client import AsyncClient
 from ..config import ENV_API_KEY, ENV_BASE_URL, ENV_DIALECT, normalize_base_url, resolve_dialect
 from ..journal import Entry, Journal
-from ..models import VideoRequest
-from . import render, runner, work
+from ..models import Job
+from ..runs import PreparedVideo
+from . import render, runner
 from .results import ImageSet, Items, VideoGrid
-from .views import LiveMarkdown, StatusView
+from .session import Session, Settings
+from .sinks import LiveMarkdown, StatusView
 
 _SHOWS = ("file", "embed", "link")
 _MODES = ("auto", "widget", "html", "text")
@@ -56,7 +59,8 @@ class SoraMagics(Magics):
     dialect = Unicode(
         "unified",
         config=True,
-        help="Request family: unified (/video/create), openai (/videos), chat.",
+        help="Request family: unified (/video/create), openai (/videos), chat, or one "
+        "registered with sora_nb.dialects.register().",
     )
     model = Unicode("sora-2", config=True, help="Default video model.")
     chat_model = Unicode("sora-2", config=True, help="Default model for %%sora_chat.")
@@ -89,18 +93,54 @@ class SoraMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         # Plain attributes first: setting traits below fires observers that use them.
         self._key: Secret | None = None  # from %sora_config --key-prompt, in memory only
-        self._client: AsyncClient | None = None
-        self._journal: Journal | None = None
-        self.emulator: Any = None  # the built-in Emulator, when the extension started one
-        self.conversation: list[dict[str, Any]] = []
-        self.jobs: list[Any] = []  # this session's finished VideoJobs
-        self.background: list[asyncio.Task[None]] = []  # --background work, newest last
+        self.session = Session(self.settings)
         super().__init__(shell=shell, **kwargs)
         env_url = os.environ.get(ENV_BASE_URL)
         if self.base_url is None and env_url:
             self.base_url = env_url
         if os.environ.get(ENV_DIALECT):
             self.dialect = os.environ[ENV_DIALECT]
+
+    # What notebooks reach through sora_nb.magics(): the session's state.
+    @property
+    def emulator(self) -> Any:
+        return self.session.emulator
+
+    @property
+    def conversation(self) -> list[dict[str, Any]]:
+        return self.session.conversation
+
+    @property
+    def jobs(self) -> list[Any]:
+        return self.session.jobs
+
+    @property
+    def background(self) -> list[asyncio.Task[Any]]:
+        return self.session.background
+
+    def settings(self) -> Settings:
+        """The settings now, as one snapshot (each cell works from the one it started with)."""
+        key = self.api_key()
+        return Settings(
+            base_url=self.base_url,
+            api_key=key,
+            key_source="typed at a prompt" if self._key is not None else f"${self.api_key_env}",
+            dialect=self.dialect,
+            model=self.model,
+            chat_model=self.chat_model,
+            image_model=self.image_model,
+            orientation=self.orientation,
+            size=self.size,
+            duration=self.duration,
+            timeout=self.timeout,
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+            out_dir=self.out_dir,
+            show=self.show,
+            progress=self.progress,
+            update_rate=self.update_rate,
+            verify_tls=self.verify_tls,
+        )
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -142,54 +182,25 @@ class SoraMagics(Magics):
         return proposal["value"]
 
     @observe("base_url", "api_key_env", "poll_interval", "max_poll_interval", "verify_tls")
-    def _reset_client(self, change: Any) -> None:
-        self._drop_client()
-
-    def _drop_client(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                runner.run(client.aclose())
+    def _settings_changed(self, change: Any) -> None:
+        # Never under a running job: its client stays open until the job ends.
+        if hasattr(self, "session"):
+            self.session.retire()
 
     def api_key(self) -> Secret:
         if self._key is not None:
             return self._key
         return Secret(os.environ.get(self.api_key_env) or None)
 
-    def client(self) -> AsyncClient:
-        if self._client is None:
-            if not self.base_url:
-                raise UsageError(
-                    f"no gateway configured: set {ENV_BASE_URL} or run "
-                    "%sora_config base_url=https://relay.example/v1"
-                )
-            self._client = AsyncClient(
-                base_url=self.base_url,
-                api_key=self.api_key().reveal(),
-                dialect=self.dialect,
-                model=self.model,
-                poll_interval=self.poll_interval,
-                max_poll_interval=max(self.poll_interval, self.max_poll_interval),
-                verify=self.verify_tls,
-            )
-        return self._client
+    def client(self, settings: Settings | None = None) -> AsyncClient:
+        """The client the next cell would use (one per settings snapshot)."""
+        try:
+            return self.session.client(settings)
+        except E.ConfigError as exc:
+            raise UsageError(str(exc)) from None
 
     def journal(self) -> Journal:
-        if self._journal is None:
-            self._journal = Journal()
-        return self._journal
-
-    def _target(self, out: str | None = None, show: str | None = None) -> work.Target:
-        base = Path.cwd()
-        return work.Target(
-            client=self.client(),
-            journal=self.journal(),
-            out_dir=Path(out or self.out_dir),
-            show=show or self.show,
-            base_dir=base,
-            progress_mode=self.progress,
-            update_rate=self.update_rate,
-        )
+        return self.session.journal
 
     # -- %%sora_video ---------------------------------------------------------------------------
 
@@ -225,30 +236,45 @@ class SoraMagics(Magics):
         The result is the finished :class:`sora_nb.Job` (with ``.path``), shown as the video.
         """
         args = _parse(self.sora_video, line)
-        specs = self._video_specs(args, cell)
-        show = self._show_option(args)
-        target = self._target(args.out, show)
-        views = [
-            StatusView(_label(s, i, len(specs)), mode=target.progress_mode, rate=target.update_rate)
-            for i, s in enumerate(specs)
-        ]
+        settings = self.settings()
+        prepared = self._prepare_video(args, cell, settings)
+        show = self._show_option(args, settings)
+        out_dir = None if show == "link" else Path(args.out or settings.out_dir)
+        self.client(settings)  # one line now, in the cell, if no gateway is configured
+        runs = []
+        for i in range(args.n):
+            label = _label(prepared, i, args.n)
+            runs.append(self.session.track(label, self._status(label, settings, out_dir)))
 
         async def all_variants() -> Any:
             results = await asyncio.gather(
-                *(work.make_video(s, target, v) for s, v in zip(specs, views, strict=False))
+                *(
+                    self.session.make_video(prepared, settings, run, out_dir=out_dir, show=show)
+                    for run in runs
+                )
             )
             return results[0] if len(results) == 1 else VideoGrid(results)
 
         if args.background:
-            return self._background(all_variants(), views, args.name)
-        result = self._run(all_variants(), views)
+            return self._background(all_variants(), runs, args.name)
+        result = self._run(all_variants(), runs)
         if result is not None:
-            for view in views:
-                view.close()  # the live line goes back to empty; the video is the result
+            for run in runs:
+                run.sink.close()  # the live line goes back to empty; the video is the result
             self._keep(result, args.name)
         return result
 
-    def _video_specs(self, args: Any, cell: str) -> list[work.VideoSpec]:
+    def _status(self, label: str, settings: Settings, out_dir: Path | None) -> StatusView:
+        return StatusView(
+            label,
+            mode=settings.progress,
+            rate=settings.update_rate,
+            fetching=out_dir is not None,
+        )
+
+    def _prepare_video(self, args: Any, cell: str, settings: Settings) -> PreparedVideo:
+        """The cell's request, checked once (model rules, image files): UsageError before
+        anything is sent."""
         prompt = cell.strip()
         if not prompt:
             raise UsageError("the cell is empty: write the prompt in the cell body")
@@ -261,34 +287,35 @@ class SoraMagics(Magics):
         if args.name is not None and not args.name.isidentifier():
             raise UsageError(f"--name {args.name!r} is not a valid variable name")
         try:
-            dialect = resolve_dialect(args.dialect or self.dialect, env={})
-            request = VideoRequest(
-                prompt=prompt,
-                model=args.model or self.model,
-                orientation=args.orientation or (None if dialect == "chat" else self.orientation),
-                size=args.size or (None if dialect == "chat" else self.size),
+            family = dialects.get(args.dialect or settings.dialect)
+            # Defaults from the settings apply only where the family takes them.
+            options = family.abilities.options
+            client = self.client(settings)
+            return client.prepare(
+                prompt,
+                model=args.model or settings.model,
+                orientation=args.orientation or (settings.orientation if options else None),
+                size=args.size or (settings.size if options else None),
                 duration=args.duration
                 if args.duration is not None
-                else (None if dialect == "chat" else self.duration),
+                else (settings.duration if options else None),
                 images=tuple(args.image),
-            )
-            spec = work.VideoSpec.checked(
-                request, dialect, args.timeout if args.timeout is not None else self.timeout
+                dialect=family,
+                timeout=args.timeout if args.timeout is not None else settings.timeout,
             )
         except E.SoraError as exc:
             raise UsageError(str(exc)) from None
-        return [spec] * args.n
 
-    def _show_option(self, args: Any) -> str:
-        return "embed" if args.embed else "link" if args.link else self.show
+    def _show_option(self, args: Any, settings: Settings) -> str:
+        return "embed" if args.embed else "link" if args.link else settings.show
 
     # -- running, interrupts, errors -------------------------------------------------------------
 
-    def _run(self, coro: Any, views: list[StatusView]) -> Any:
+    def _run(self, coro: Any, runs: list[Any]) -> Any:
         try:
             return runner.run(coro)
         except KeyboardInterrupt:
-            ids = self._close_views(views, "interrupted")
+            ids = self._close_views(runs, "interrupted")
             if ids:
                 print(
                     f"Interrupted. The job{'s' if len(ids) > 1 else ''} "
@@ -300,54 +327,44 @@ class SoraMagics(Magics):
                 print("Interrupted before the gateway answered; nothing was submitted.")
             return None
         except E.ValidationError as exc:
-            self._close_views(views, "failed")
+            self._close_views(runs, "failed")
             raise UsageError(str(exc)) from None
-        except E.PollTimeout as exc:
-            self._close_views(views, "timed out")
-            summary = str(exc).split(";")[0]
-            raise SoraCellError(
-                f"{summary}; it may still finish: %sora_jobs --resume {exc.job_id}"
-            ) from None
         except E.SoraError as exc:
-            self._close_views(views, "failed")
-            raise SoraCellError(_one_line(exc)) from None
+            self._close_views(runs, "timed out" if isinstance(exc, E.PollTimeout) else "failed")
+            raise SoraCellError(render.error_line(exc)) from None
 
-    def _close_views(self, views: list[StatusView], status: str) -> list[str]:
+    def _close_views(self, runs: list[Any], status: str) -> list[str]:
         ids = []
-        for view in views:
-            tracker = getattr(view, "tracker", None)
-            if tracker is not None and tracker.job is not None and tracker.job.id:
-                ids.append(tracker.job.id)
-            view.update(status=status)
-            view.close()
+        for run in runs:
+            if run.job is not None and run.job.id:
+                ids.append(run.job.id)
+            if run.sink is not None:
+                run.sink.update(status=status)
+                run.sink.close()
         return ids
 
-    def _background(self, coro: Any, views: list[StatusView], name: str | None) -> None:
+    def _background(self, coro: Any, runs: list[Any], name: str | None) -> None:
         async def run_and_show() -> None:
             try:
                 result = await coro
             except asyncio.CancelledError:
-                for view in views:
-                    view.update(status="cancelled")
+                for run in runs:
+                    run.sink.update(status="cancelled")
                 raise
-            except E.SoraError as exc:
-                line = _one_line(exc)
-                for view in views:
-                    view.show_instead(
-                        {"text/plain": line, "text/html": f"<pre>{_html(line)}</pre>"}
-                    )
+            except Exception as exc:
+                # Whatever ends it (a gateway's refusal, an unusable folder), the cell says so.
+                bundle = render.error_bundle(exc)
+                for run in runs:
+                    run.sink.show_instead(bundle)
                 return
             self._keep(result, name)
-            bundle = result._repr_mimebundle_()
-            views[0].show_instead(bundle)
-            for view in views[1:]:
-                view.show_instead(dict(render.EMPTY))
+            runs[0].sink.show_instead(result._repr_mimebundle_())
+            for run in runs[1:]:
+                run.sink.show_instead(dict(render.EMPTY))
 
-        self.background.append(runner.spawn(run_and_show()))
+        self.session.spawn(run_and_show())
 
     def _keep(self, result: Any, name: str | None) -> None:
-        items = list(result) if isinstance(result, VideoGrid) else [result]
-        self.jobs.extend(i for i in items if hasattr(i, "id"))
         if name:
             self.shell.user_ns[name] = result
 
@@ -386,46 +403,48 @@ class SoraMagics(Magics):
         }
         params = {k: v for k, v in params.items() if v is not None}
         if args.new or args.system is not None:
-            self.conversation = []
+            self.session.conversation.clear()
         if args.system is not None:
-            self.conversation.append({"role": "system", "content": args.system})
-        model = args.model or self.chat_model
+            self.session.conversation.append({"role": "system", "content": args.system})
+        settings = self.settings()
+        model = args.model or settings.chat_model
         messages = [*self.conversation, {"role": "user", "content": message}]
-        target = self._target(args.out)
-        live = LiveMarkdown(mode=target.progress_mode)
-        status = (
-            StatusView(model, mode=target.progress_mode, rate=target.update_rate)
-            if _is_video_model(model)
-            else None
-        )
-        views = [status] if status else []
+        self.client(settings)
+        out_dir = None if settings.show == "link" else Path(args.out or settings.out_dir)
+        live = LiveMarkdown(mode=settings.progress)
+        video = None
+        if _is_video_model(model):
+            video = self.session.track(model, self._status(model, settings, out_dir))
+        runs = [video] if video else []
         try:
             reply = self._run(
-                work.chat(
+                self.session.chat(
                     messages,
+                    settings,
                     model=model,
-                    target=target,
+                    params=params,
                     stream=not args.no_stream,
                     live=live,
-                    status=status,
-                    params=params,
+                    video=video,
+                    out_dir=out_dir,
+                    show=settings.show,
                 ),
-                views,
+                runs,
             )
         except SoraCellError:
             if live.text:
-                # The stream broke: what arrived stays in the cell, above the one-line error.
+                # The stream broke or the job failed: what arrived stays in the cell, above the
+                # one-line error.
                 display(render.markdown_bundle(live.text), raw=True)
             raise
         finally:
             live.close()
-        if status is not None and not status.closed:
-            status.close()
+        if video is not None and not video.sink.closed:
+            video.sink.close()
         if reply is None:
             return None
-        self.conversation = [*messages, {"role": "assistant", "content": reply.text}]
+        self.session.conversation[:] = [*messages, {"role": "assistant", "content": reply.text}]
         if reply.video is not None:
-            self.jobs.append(reply.video)
             display(reply.video)
         if args.name:
             self.shell.user_ns[args.name] = reply
@@ -458,18 +477,20 @@ class SoraMagics(Magics):
             )
         except E.ValidationError as exc:
             raise UsageError(str(exc)) from None
-        target = self._target(args.out)
+        settings = self.settings()
+        client = self.client(settings)
+        out_dir = Path(args.out or settings.out_dir)
 
         async def generate() -> ImageSet:
-            results = await target.client.generate_images(
+            results = await client.generate_images(
                 cell.strip(),
-                model=args.model or self.image_model,
+                model=args.model or settings.image_model,
                 n=args.n,
                 size=args.size,
                 quality=args.quality,
                 style=args.style,
             )
-            return ImageSet(await _save_images(target, results), base_dir=target.base_dir)
+            return ImageSet(await _save_images(client, out_dir, results), base_dir=Path.cwd())
 
         result = self._run(generate(), [])
         if args.name and result is not None:
@@ -516,11 +537,11 @@ class SoraMagics(Magics):
                 raise UsageError(f"the environment variable {args.key_env} is not set")
             self._key = None
             self.api_key_env = args.key_env
-            self._drop_client()
+            self.session.retire()
         if args.key_prompt:
             typed = getpass.getpass("API key (not stored in the notebook): ")
             self._key = Secret(typed or None)
-            self._drop_client()
+            self.session.retire()
         if not changes and not args.key_env and not args.key_prompt:
             return ConfigView(self)
         return None
@@ -576,35 +597,47 @@ class SoraMagics(Magics):
         entry = self.journal().get(job_id)
         if entry is None:
             raise UsageError(f"no job {job_id!r} in the journal (see %sora_jobs)")
-        client = self.client()
-        if entry.base_url != client.base_url:
-            # The key configured now is for another gateway: never send it elsewhere.
-            raise UsageError(
-                f"job {job_id} was submitted to {entry.base_url}, but sora_nb now points at "
-                f"{client.base_url}; run %sora_config base_url={entry.base_url} to resume it"
-            )
-        target = self._target()
-        view = StatusView(
-            entry.model or "video", mode=target.progress_mode, rate=target.update_rate
-        )
-        job = entry.job()
-        view.tracker = work.JobTracker(target, view, None)  # type: ignore[attr-defined]
-        view.tracker.job = job  # type: ignore[attr-defined]
+        settings = self.settings()
+        self._same_gateway(entry, settings)
+        out_dir = None if settings.show == "link" else Path(settings.out_dir)
+        label = entry.model or "video"
+        run = self.session.track(label, self._status(label, settings, out_dir))
+        run.job = entry.job()
         result = self._run(
-            work.resume(job, target, view, timeout if timeout is not None else self.timeout), [view]
+            self.session.make_video(
+                None,
+                settings,
+                run,
+                out_dir=out_dir,
+                show=settings.show,
+                resume=entry.job(),
+                timeout=timeout if timeout is not None else settings.timeout,
+            ),
+            [run],
         )
         if result is not None:
-            view.close()
+            run.sink.close()
             self._keep(result, name)
         return result
+
+    def _same_gateway(self, entry: Entry, settings: Settings) -> None:
+        # The key configured now is for the gateway configured now: never send it elsewhere.
+        current = self.client(settings).base_url
+        if entry.base_url != current:
+            raise UsageError(
+                f"job {entry.id} was submitted to {entry.base_url}, but sora_nb now points at "
+                f"{current}; run %sora_config base_url={entry.base_url} to resume it"
+            )
 
     def _refresh(self, journal: Journal) -> None:
         client = self.client()
 
         async def refresh_all() -> None:
             for entry in journal.entries(limit=200, unfinished=True, base_url=client.base_url):
-                if entry.dialect == "chat":
+                if entry.dialect not in dialects.names():
                     continue
+                if not dialects.get(entry.dialect).abilities.poll:
+                    continue  # made through a stream: nothing to ask
                 try:
                     job = await client.get_job(entry.id, dialect=entry.dialect)
                 except E.NotFoundError:
@@ -633,7 +666,7 @@ class SoraMagics(Magics):
         from .panel import Panel
 
         self.client()  # fail now, in the cell, if no gateway is configured
-        self.panel = Panel(self)
+        self.panel = Panel(self.session)
         return self.panel
 
 
@@ -642,8 +675,8 @@ class ConfigView:
 
     def __init__(self, magics: SoraMagics) -> None:
         self.rows = [(n, getattr(magics, n)) for n in sorted(magics.trait_names(config=True))]
-        key = magics.api_key()
-        source = "typed at a prompt" if magics._key is not None else f"${magics.api_key_env}"
+        settings = magics.settings()
+        key, source = settings.api_key, settings.key_source
         self.rows.insert(0, ("api_key", f"{key!r} ({'set' if key else 'not set'}, {source})"))
         if magics.emulator is not None:
             self.rows.insert(0, ("gateway", "built-in emulator"))
@@ -664,40 +697,34 @@ class JobsTable(Items[Entry]):
         return render.jobs_table([render.entry_row(e) for e in self])
 
 
-async def _save_images(target: work.Target, results: list[Any]) -> list[Any]:
+async def _save_images(client: AsyncClient, out_dir: Path, results: list[Any]) -> list[Any]:
     import base64
 
     out = []
-    target.out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for i, result in enumerate(results):
         path = None
         if result.b64_json:
             digest = hashlib.sha256(result.b64_json.encode()).hexdigest()[:12]
-            path = target.out_dir / f"image-{digest}.png"
+            path = out_dir / f"image-{digest}.png"
             path.write_bytes(base64.b64decode(result.b64_json))
         elif render.safe_url(result.url):
-            from ..models import Job
-
             holder = Job(
                 id=f"image-{i}", status="completed", dialect="images", video_url=result.url
             )
             name = Path(result.url.split("?")[0]).name or f"image-{i}.png"
-            path = await target.client.download(holder, target.out_dir, filename=name)
+            path = await client.download(holder, out_dir, filename=name)
         out.append((result, path))
     return out
 
 
-def _label(spec: work.VideoSpec, index: int, total: int) -> str:
-    return spec.model + (f" #{index + 1}" if total > 1 else "")
+def _label(prepared: PreparedVideo, index: int, total: int) -> str:
+    return prepared.request.model + (f" #{index + 1}" if total > 1 else "")
 
 
 def _is_video_model(model: str) -> bool:
-    from ..capabilities import known_models
-
-    return (
-        model in known_models("unified")
-        or model in known_models("openai")
-        or model.lower().startswith(("sora", "veo", "kling", "runway", "wan", "hailuo", "seedance"))
+    return model in known_models() or model.lower().startswith(
+        ("sora", "veo", "kling", "runway", "wan", "hailuo", "seedance")
     )
 
 
@@ -733,10 +760,6 @@ def _parse(magic: Any, line: str) -> Any:
     except ValueError as exc:
         raise UsageError(f"cannot read the options: {exc}") from None
     return magic.parser.parse_args(argv)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _html(text: str) -> str:

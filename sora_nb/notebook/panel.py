@@ -1,8 +1,9 @@
 """The control panel: ``%sora_panel`` or ``sora_nb.panel()``. Stock ipywidgets only.
 
 Generate and Send run as tasks on the kernel's loop, so the kernel stays free while a job runs
-(widget messages are only handled between cells). Everything shown comes from the same code the
-magics use (``work``, ``render``); outputs go through ``Output.outputs``, which JupyterLab renders
+(widget messages are only handled between cells). The panel works on the extension's
+:class:`~sora_nb.notebook.session.Session` (not on the magics): the same lifecycle, journal,
+sinks and error line as the cells. Outputs go through ``Output.outputs``, which JupyterLab renders
 from a task (``with out:`` from a task shows nothing there).
 """
 
@@ -10,21 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import html
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ipywidgets as w
 
 from .. import _exceptions as E
-from ..capabilities import ORIENTATIONS, known_models, rules_for
-from ..models import Job, VideoRequest
-from . import render, runner, work
+from .. import dialects
+from ..capabilities import ORIENTATIONS, known_models, pixel_sizes, rules_for
+from ..models import Job
+from ..runs import PreparedVideo
+from . import render
 from .results import VideoJob
-from .views import JobProgress
-
-if TYPE_CHECKING:
-    from .magics import SoraMagics
+from .session import Run, Session
+from .sinks import LiveMarkdown, PanelStatus
 
 # Choices for models without rules: nothing is checked for them, these are only suggestions.
 _FREE_SIZES = ("small", "large")
@@ -37,42 +37,14 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _output(bundle: dict[str, str]) -> dict[str, Any]:
-    return {"output_type": "display_data", "data": bundle, "metadata": {}}
-
-
-class PanelStatus:
-    """The panel's progress bar and status line, fed like a cell's StatusView."""
-
-    def __init__(self, bar: w.FloatProgress, label: w.HTML) -> None:
-        self.bar, self.label = bar, label
-        self.reset("")
-
-    def reset(self, name: str) -> None:
-        self.state = JobProgress(name)
-        self.tracker: work.JobTracker | None = None
-
-    def update(
-        self, job: Job | None = None, *, status: str | None = None, detail: str | None = None
-    ) -> None:
-        self.state.apply(job, status=status, detail=detail)
-        self.tick()
-
-    def tick(self) -> None:
-        with self.bar.hold_sync():
-            self.bar.value = float(self.state.progress or 0.0)
-            self.bar.bar_style = self.state.bar_style
-        self.label.value = html.escape(self.state.text())
-
-
 class Panel:
     """The widget tree and its behaviour. ``panel.widget`` is what gets displayed."""
 
-    def __init__(self, magics: SoraMagics) -> None:
-        self.magics = magics
+    def __init__(self, session: Session) -> None:
+        self.session = session
         self.task: asyncio.Task[Any] | None = None
         self.chat_task: asyncio.Task[Any] | None = None
-        self.current: Job | None = None
+        self.run: Run | None = None
         self.history: list[VideoJob] = []
         self._entries: dict[str, Any] = {}  # the History list's journal entries, by id
         self._build()
@@ -80,20 +52,25 @@ class Panel:
 
     # -- layout ----------------------------------------------------------------------------------
 
+    @property
+    def current(self) -> Job | None:
+        """The job Generate made last (None before its create was answered)."""
+        return self.run.job if self.run is not None else None
+
     def _build(self) -> None:
-        m = self.magics
+        m = self.session.settings()
         full = w.Layout(width="100%")
         self.prompt = w.Textarea(
             placeholder="Describe the video…",
             layout=w.Layout(width="100%", height="5em"),
             description="Prompt",
         )
-        models = sorted(set(known_models("unified")) | set(known_models("openai")))
+        models = sorted(known_models())
         self.model = w.Combobox(
             value=m.model, options=models, description="Model", ensure_option=False
         )
         self.dialect = w.Dropdown(
-            options=["unified", "openai", "chat"], value=m.dialect, description="Dialect"
+            options=list(dialects.names()), value=m.dialect, description="Dialect"
         )
         self.orientation = w.ToggleButtons(
             options=list(ORIENTATIONS), value=m.orientation or "portrait", description="Orientation"
@@ -197,27 +174,29 @@ class Panel:
     # -- choices follow the model's rules -------------------------------------------------------
 
     def _sync_choices(self) -> None:
-        dialect, model = self.dialect.value, (self.model.value or "").strip()
-        chat = dialect == "chat"
+        family = dialects.get(self.dialect.value)
+        model = (self.model.value or "").strip()
+        takes_options = family.abilities.options
         for control in (self.orientation, self.size, self.duration, self.image_urls, self.upload):
-            control.disabled = chat  # the chat dialect takes only a prompt
-        rules = rules_for(model, dialect)
+            control.disabled = not takes_options  # the chat family takes only a prompt
+        rules = rules_for(model, family)
+        pixels = pixel_sizes(family)
         if rules is not None:
             sizes = list(rules.sizes)
             durations = list(rules.durations)
         else:
-            sizes = list(_FREE_OPENAI_SIZES if dialect == "openai" else _FREE_SIZES)
+            sizes = list(_FREE_OPENAI_SIZES if pixels else _FREE_SIZES)
             durations = list(_FREE_DURATIONS)
-        if dialect == "openai":
-            sizes = [s for s in sizes if _orientation(s) in (None, self.orientation.value)]
+        # Pixel sizes say their orientation: offer those that match the one chosen.
+        sizes = [s for s in sizes if _orientation(s) in (None, self.orientation.value)]
         self._set_options(self.size, sizes)
         self._set_options(self.duration, [(f"{_num(d)} s", d) for d in durations])
-        client_url = self.magics.base_url or "(not configured)"
-        key = self.magics.api_key()
-        gateway = "built-in emulator · " if self.magics.emulator is not None else ""
+        settings = self.session.settings()
+        client_url = settings.base_url or "(not configured)"
+        gateway = "built-in emulator · " if self.session.emulator is not None else ""
         self.gateway.value = (
             f"<small>Gateway: {gateway}{html.escape(client_url)} · key "
-            f"{'***' if key else 'not set'}</small>"
+            f"{'***' if settings.api_key else 'not set'}</small>"
         )
 
     @staticmethod
@@ -229,27 +208,29 @@ class Panel:
 
     # -- video ----------------------------------------------------------------------------------
 
-    def request(self) -> work.VideoSpec:
+    def request(self) -> PreparedVideo:
         """What Generate would send, checked; raises ValidationError with one line."""
-        dialect = self.dialect.value
-        model = (self.model.value or "").strip()
+        family = dialects.get(self.dialect.value)
+        settings = self.session.settings()
+        options = family.abilities.options
         images = [u.strip() for u in self.image_urls.value.splitlines() if u.strip()]
-        images += self._uploaded_files()
-        chat = dialect == "chat"
-        request = VideoRequest(
-            prompt=self.prompt.value,
-            model=model,
-            orientation=None if chat else self.orientation.value,
-            size=None if chat else self.size.value,
-            duration=None if chat else self.duration.value,
-            images=() if chat else tuple(images),
+        if options:
+            images += self._uploaded_files(settings.out_dir)
+        return self.session.client(settings).prepare(
+            self.prompt.value,
+            model=(self.model.value or "").strip(),
+            orientation=self.orientation.value if options else None,
+            size=self.size.value if options else None,
+            duration=self.duration.value if options else None,
+            images=images if options else (),
+            dialect=family,
+            timeout=settings.timeout,
         )
-        return work.VideoSpec.checked(request, dialect, self.magics.timeout)
 
-    def _uploaded_files(self) -> list[str]:
+    def _uploaded_files(self, out_dir: str) -> list[str]:
         # Uploaded files are saved beside the videos so the client reads them like any file.
         paths = []
-        folder = Path(self.magics.out_dir) / "uploads"
+        folder = Path(out_dir) / "uploads"
         for item in self.upload.value:
             name = Path(str(item["name"])).name or "image"
             folder.mkdir(parents=True, exist_ok=True)
@@ -264,23 +245,37 @@ class Panel:
             return self.task
         self.error.value = ""
         try:
-            spec = self.request()
-            target = self.magics._target()
-        except (E.SoraError, Exception) as exc:
+            settings = self.session.settings()
+            prepared = self.request()
+        except Exception as exc:
             self._show_error(exc)
             return None
-        self.status.reset(spec.model)
-        self.status.update()
+        show = settings.show
+        out_dir = None if show == "link" else Path(settings.out_dir)
+        self.status = PanelStatus(
+            self.bar,
+            self.status_line,
+            name=prepared.request.model,
+            rate=settings.update_rate,
+            fetching=out_dir is not None,
+        )
+        self.run = self.session.track(prepared.request.model, self.status)
         self.video.outputs = ()
         self.generate.disabled, self.cancel.disabled = True, False
-        self.task = runner.spawn(self._generate(spec, target))
+        self.task = self.session.spawn(self._generate(prepared, settings, out_dir, show))
         return self.task
 
-    async def _generate(self, spec: work.VideoSpec, target: work.Target) -> VideoJob | None:
+    async def _generate(
+        self, prepared: PreparedVideo, settings: Any, out_dir: Path | None, show: str
+    ) -> VideoJob | None:
+        run = self.run
+        assert run is not None
         try:
-            result = await work.make_video(spec, target, self.status)  # type: ignore[arg-type]
+            result = await self.session.make_video(
+                prepared, settings, run, out_dir=out_dir, show=show
+            )
         except asyncio.CancelledError:
-            await self._cancelled()
+            await self._cancelled(settings)
             return None
         except Exception as exc:
             self.status.update(status="failed")
@@ -289,9 +284,8 @@ class Panel:
         finally:
             self.generate.disabled, self.cancel.disabled = False, True
         self.status.update(result, detail="")
-        self.video.outputs = (_output(result.bundle()),)
+        self.video.outputs = (render.output(result.bundle()),)
         self.history.insert(0, result)
-        self.magics.jobs.append(result)
         self.load_history()
         return result
 
@@ -300,32 +294,34 @@ class Panel:
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
-    async def _cancelled(self) -> None:
+    async def _cancelled(self, settings: Any) -> None:
         self.status.update(status="cancelled")
-        tracker = getattr(self.status, "tracker", None)
-        job = tracker.job if tracker is not None else None
-        if job is not None and job.id and job.dialect == "openai" and not job.done:
+        job = self.current
+        if job is None or not job.id:
+            return
+        family = dialects.get(job.dialect)
+        if family.abilities.delete and not job.done:
             try:
-                await self.magics.client().delete_video(job.id)
+                async with self.session.lease(settings) as client:
+                    await client.delete_video(job.id, dialect=family)
                 self.status.update(detail="deleted on the gateway")
             except E.SoraError as exc:
                 self._show_error(exc)
-        elif job is not None and job.id:
+        else:
             self.status.update(
                 detail=f"still on the gateway; resume with %sora_jobs --resume {job.id}"
             )
 
     def _show_error(self, exc: BaseException) -> None:
-        line = " ".join(str(exc).split()) or type(exc).__name__
+        line = render.error_line(exc, named=True)
         self.error.value = (
-            f'<span style="color:var(--jp-error-color1,#c00)">'
-            f"{html.escape(type(exc).__name__)}: {html.escape(line)}</span>"
+            f'<span style="color:var(--jp-error-color1,#c00)">{html.escape(line)}</span>'
         )
 
     # -- history ----------------------------------------------------------------------------------
 
     def load_history(self) -> None:
-        entries = self.magics.journal().entries(limit=50)
+        entries = self.session.journal.entries(limit=50)
         self._entries = {e.id: e for e in entries}
         self.history_list.options = [
             (f"{e.status:<11} {e.model or '':<10} {(e.prompt or '')[:40]}", e.id) for e in entries
@@ -341,7 +337,7 @@ class Panel:
             return
         if entry.path and Path(entry.path).exists():
             job = VideoJob.of(entry.job(), path=Path(entry.path), base_dir=Path.cwd())
-            self.history_out.outputs = (_output(job.bundle()),)
+            self.history_out.outputs = (render.output(job.bundle()),)
         else:
             self.resume_selected()
 
@@ -349,37 +345,52 @@ class Panel:
         entry = self._selected()
         if entry is None:
             return None
-        target = self.magics._target()
-        status = PanelStatus(w.FloatProgress(), w.HTML())
-        status.reset(entry.model or "video")
+        settings = self.session.settings()
+        if entry.base_url != settings.base_url:
+            # The key configured now belongs to the gateway configured now: never send it to
+            # the one this job was made on.
+            self.history_out.outputs = (
+                render.output(
+                    render.error_bundle(
+                        E.ConfigError(
+                            f"job {entry.id} was made on {entry.base_url}, but sora_nb now "
+                            f"points at {settings.base_url}; switch gateways to resume it"
+                        )
+                    )
+                ),
+            )
+            return None
+        show = settings.show
+        out_dir = None if show == "link" else Path(settings.out_dir)
+        status = PanelStatus(w.FloatProgress(), w.HTML(), name=entry.model or "video")
+        run = self.session.track(entry.model or "video", status)
 
         async def go() -> None:
             try:
-                result = await work.resume(
-                    entry.job(),
-                    target,
-                    status,  # type: ignore[arg-type]
-                    self.magics.timeout,
+                result = await self.session.make_video(
+                    None,
+                    settings,
+                    run,
+                    out_dir=out_dir,
+                    show=show,
+                    resume=entry.job(),
+                    timeout=settings.timeout,
                 )
             except Exception as exc:
-                self.history_out.outputs = (
-                    _output(
-                        {"text/plain": str(exc), "text/html": f"<pre>{html.escape(str(exc))}</pre>"}
-                    ),
-                )
+                self.history_out.outputs = (render.output(render.error_bundle(exc)),)
                 return
-            self.history_out.outputs = (_output(result.bundle()),)
+            self.history_out.outputs = (render.output(result.bundle()),)
             self.load_history()
 
         self.history_out.outputs = (
-            _output(
+            render.output(
                 {
                     "text/plain": f"Resuming {entry.id}…",
                     "text/html": f"<p>Resuming {html.escape(entry.id)}…</p>",
                 }
             ),
         )
-        return runner.spawn(go())
+        return self.session.spawn(go())
 
     # -- chat -------------------------------------------------------------------------------------
 
@@ -391,58 +402,44 @@ class Panel:
             return None
         if self.chat_task is not None and not self.chat_task.done():
             return self.chat_task
-        model = (self.chat_model.value or "").strip() or self.magics.chat_model
-        messages = [*self.magics.conversation, {"role": "user", "content": message}]
-        target = self.magics._target()
-        live = _OutputMarkdown(self.chat_out)
+        settings = self.session.settings()
+        model = (self.chat_model.value or "").strip() or settings.chat_model
+        messages = [*self.session.conversation, {"role": "user", "content": message}]
+        live = LiveMarkdown(output=self.chat_out)
 
         async def go() -> None:
             try:
-                reply = await work.chat(
+                reply = await self.session.chat(
                     messages,
+                    settings,
                     model=model,
-                    target=target,
+                    params={},
                     stream=True,
                     live=live,
-                    status=None,
-                    params={},
+                    video=None,
+                    out_dir=None,
+                    show=settings.show,
                 )
             except Exception as exc:
-                live.flush()
-                self.chat_error.value = html.escape(f"{type(exc).__name__}: {exc}")
+                live.close()
+                self.chat_error.value = html.escape(render.error_line(exc, named=True))
                 return
             finally:
                 self.chat_send.disabled = False
-            live.flush()
-            self.magics.conversation = [*messages, {"role": "assistant", "content": reply.text}]
+            live.close()
+            self.session.conversation[:] = [
+                *messages,
+                {"role": "assistant", "content": reply.text},
+            ]
             self.chat_input.value = ""
 
         self.chat_send.disabled = True
-        self.chat_task = runner.spawn(go())
+        self.chat_task = self.session.spawn(go())
         return self.chat_task
 
     def new_chat(self) -> None:
-        self.magics.conversation = []
+        self.session.conversation.clear()
         self.chat_out.outputs = ()
-
-
-class _OutputMarkdown:
-    """Streamed Markdown into an Output widget, throttled like the cell view."""
-
-    def __init__(self, out: w.Output, min_gap: float = 0.1) -> None:
-        self.out, self.min_gap = out, min_gap
-        self.text, self._sent, self._last = "", "", float("-inf")
-
-    def set(self, text: str) -> None:
-        self.text = text
-        now = time.monotonic()
-        if now - self._last >= self.min_gap:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.text != self._sent:
-            self.out.outputs = (_output(render.markdown_bundle(self.text)),)
-            self._sent, self._last = self.text, time.monotonic()
 
 
 def _orientation(size: str) -> str | None:

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from .._exceptions import PollTimeout, SoraError
 from ..journal import Entry
 from ..models import Job
 
@@ -29,6 +30,36 @@ _ICONS = {
     "submitting": "📤",
     "interrupted": "⏸",
 }
+
+
+def output(bundle: Bundle) -> dict[str, object]:
+    """A bundle as an output of an ipywidgets ``Output`` (``out.outputs = (output(b),)``)."""
+    return {"output_type": "display_data", "data": bundle, "metadata": {}}
+
+
+def error_line(exc: BaseException, *, named: bool = False) -> str:
+    """The one line a user sees for a failure, wherever it shows (cell, background, panel).
+
+    sora_nb's own errors are already one line in the gateway's words; a timeout says how to
+    pick the job up again. ``named`` puts the error's class first (where no traceback header
+    names it: the panel, a background job's output); anything that is not a sora_nb error (a
+    bug, a full disk) is always named, so it can be told apart from a gateway's answer.
+    """
+    line = " ".join(str(exc).split())
+    if isinstance(exc, PollTimeout):
+        line = f"{line.split(';')[0]}; it may still finish: %sora_jobs --resume {exc.job_id}"
+    if named or not isinstance(exc, SoraError):
+        return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+    return line or type(exc).__name__
+
+
+def error_bundle(exc: BaseException) -> Bundle:
+    """:func:`error_line` as an output (background jobs, whose cell has finished)."""
+    line = error_line(exc, named=True)
+    return {
+        "text/plain": line,
+        "text/html": f'<pre class="sora-nb-error">{html.escape(line)}</pre>',
+    }
 
 
 def safe_url(url: str | None) -> str | None:

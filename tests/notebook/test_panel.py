@@ -169,6 +169,6 @@ def test_chat_tab_streams_a_conversation(panel, emu):
     assert text.startswith("Echo from gpt-4: hello there")
     panel.chat_input.value = "and again"
     runner.run(panel.send_chat())
-    assert len(panel.magics.conversation) == 4  # two user turns, two answers
+    assert len(panel.session.conversation) == 4  # two user turns, two answers
     panel.chat_new.click()
-    assert panel.magics.conversation == [] and panel.chat_out.outputs == ()
+    assert panel.session.conversation == [] and panel.chat_out.outputs == ()

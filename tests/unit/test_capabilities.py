@@ -239,10 +239,13 @@ def test_register_overrides_builtin_and_forget_restores():
     assert "10, 15" in error(duration=20)
 
 
-def test_register_chat_dialect_goes_to_unified_family(scratch_model):
+def test_register_on_a_family_without_rules_is_refused(scratch_model):
+    # The chat family sends only a prompt: rules for it would never apply. (They used to be
+    # filed under the unified family without a word.)
     name = scratch_model("relay-model-test")
-    register_model(name, dialect="chat", sizes=["small"], durations=[6])
-    assert rules_for(name, "unified") is not None
+    with pytest.raises(ValueError, match="chat dialect has no model rules"):
+        register_model(name, dialect="chat", sizes=["small"], durations=[6])
+    assert rules_for(name, "unified") is None
 
 
 def test_register_orientations(scratch_model):

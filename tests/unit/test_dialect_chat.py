@@ -579,32 +579,32 @@ def test_five_thousand_chunks():
     assert job.status == "completed" and job.video_url == FILLED_URL
 
 
-def test_job_from_event():
-    from sora_nb.dialects.chat import job_from_event
-    from sora_nb.models import ChatEvent
+def test_state_job_is_the_one_reading_of_chat_text():
+    # ChatStreamState.job is the only function that turns chat text into a Job.
+    def state_of(text: str) -> chat.ChatStreamState:
+        state = chat.ChatStreamState()
+        state.feed(json.dumps({"choices": [{"index": 0, "delta": {"content": text}}]}))
+        return state
 
-    queued = job_from_event(ChatEvent(text="", full_text="x", task_id="task_abcdef01"))
+    queued = state_of("> ID: `task_abcdef01`\n").job(dialect="chat")
     assert (queued.status, queued.id, queued.progress, queued.dialect) == (
         "queued",
         "task_abcdef01",
         None,
         "chat",
     )
-    running = job_from_event(ChatEvent(text="", full_text="x", progress=40.0), model="m")
+    running = state_of(">🏃 进度 40..\n").job(dialect="chat", model="m")
     assert (running.status, running.progress, running.id, running.model) == (
         "in_progress",
         40.0,
         "",
         "m",
     )
-    done = job_from_event(
-        ChatEvent(text="", full_text="t", progress=81.0, video_urls=("https://x/y.mp4",)),
-        prompt="p",
-    )
+    done = state_of("进度 81..\n[在线播放▶️](https://x/y.mp4)\n").job(dialect="chat", prompt="p")
     assert (done.status, done.progress, done.video_url, done.prompt) == (
         "completed",
         100.0,
         "https://x/y.mp4",
         "p",
     )
-    assert done.raw["text"] == "t"
+    assert done.raw["text"] == "进度 81..\n[在线播放▶️](https://x/y.mp4)\n"

@@ -11,7 +11,7 @@ from sora_nb import _errors, flows
 from sora_nb import _exceptions as E
 from sora_nb.dialects import chat, openai, unified
 from sora_nb.dialects.chat import ChatStreamState
-from sora_nb.flows import MAX_POLL_FAILURES, Notify, Reply, Send, Sleep
+from sora_nb.flows import MAX_POLL_FAILURES, Emit, Reply, Send, Sleep
 from sora_nb.models import Job, VideoRequest
 from sora_nb.polling import PollSchedule
 from sora_nb.retry import RetryPolicy
@@ -64,7 +64,7 @@ class Driver:
 
     @property
     def notified(self):
-        return [s.job for s in self.steps if isinstance(s, Notify)]
+        return [s.event.job for s in self.steps if isinstance(s, Emit)]
 
     def run(self, flow):
         value = None
@@ -83,7 +83,7 @@ class Driver:
                     assert step.seconds >= 0
                     self.clock.now += step.seconds
                     value = None
-                elif isinstance(step, Notify):
+                elif isinstance(step, Emit):
                     value = None
                 else:  # pragma: no cover
                     raise AssertionError(f"unexpected step {step!r}")
@@ -96,9 +96,10 @@ class Driver:
 
 
 def wait_flow(clock, *, timeout=None, policy=None, schedule=None, dialect=unified, last=None):
+    family = dialect.OPENAI if dialect is openai else dialect.UNIFIED
     return flows.wait(
         JOB_ID,
-        dialect=dialect,
+        dialect=family,
         policy=policy or RetryPolicy(rng=random.Random(0)),
         schedule=schedule or PollSchedule(),
         clock=clock,
@@ -460,81 +461,3 @@ def test_describe():
     assert flows.describe(openai.build_content("x")) == "downloading the video"
     odd = flows.HttpRequest("GET", "models", "models")
     assert flows.describe(odd) == "calling models"
-
-
-# --- ChatVideoTracker -----------------------------------------------------------------------
-
-
-def chunk(text=None, finish=None):
-    delta = {} if text is None else {"content": text}
-    return json.dumps(
-        {
-            "id": "chatcmpl-1",
-            "object": "chat.completion.chunk",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        },
-        ensure_ascii=False,
-    )
-
-
-def test_chat_video_tracker_follows_stream():
-    tracker = flows.ChatVideoTracker(model="sora-2", prompt="a cat")
-    state = ChatStreamState()
-    updates = []
-    for text in [
-        "> ID: `task_01k7e5w9abcdef`\n",
-        "> 排队中...\n",
-        ">🏃 进度 36%\n",
-        ">🏃 进度 44%\n",
-        ">🏃 进度 44%\n",
-        "> 生成完成 ✅\n",
-        "[在线播放▶️](https://filesystem.site/cdn/20251013/x.mp4)\n",
-    ]:
-        state.feed(chunk(text))
-        job = tracker.update(state)
-        if job is not None:
-            updates.append(job)
-    state.feed(chunk(finish="stop"))
-    state.feed("[DONE]")
-    assert tracker.update(state) is None  # nothing new to show
-    statuses = [(j.status, j.progress) for j in updates]
-    assert statuses == [
-        ("queued", None),
-        ("in_progress", 36.0),
-        ("in_progress", 44.0),
-        ("completed", 100.0),
-    ]
-    assert all(j.id == "task_01k7e5w9abcdef" for j in updates)
-    result = tracker.result()
-    assert result.ok
-    assert result.video_url == "https://filesystem.site/cdn/20251013/x.mp4"
-    assert result.model == "sora-2" and result.prompt == "a cat"
-    assert result.dialect == "chat"
-
-
-def test_chat_video_tracker_result_without_state():
-    with pytest.raises(E.GenerationFailed) as info:
-        flows.ChatVideoTracker(model="sora-2", prompt="p").result()
-    assert info.value.reason == "empty answer"
-
-
-def test_chat_video_tracker_failure():
-    tracker = flows.ChatVideoTracker(model="sora-2", prompt="p")
-    state = ChatStreamState()
-    state.feed(chunk("> ID: `task_01k7e5w9abcdef`\n>🏃 进度 12..\n"))
-    assert tracker.update(state).status == "in_progress"
-    state.feed(chunk("> 生成失败 ❌ 内容违规\n", finish="stop"))
-    assert tracker.update(state) is None  # a failed job is not an update; result() raises
-    with pytest.raises(E.GenerationFailed) as info:
-        tracker.result()
-    assert "生成失败" in info.value.reason
-    assert info.value.job.status == "failed"
-
-
-def test_chat_video_tracker_unfinished_stream():
-    tracker = flows.ChatVideoTracker(model="sora-2", prompt="p")
-    state = ChatStreamState()
-    state.feed(chunk(">🏃 进度 50..\n"))
-    tracker.update(state)
-    with pytest.raises(E.GenerationFailed):
-        tracker.result()

@@ -1,0 +1,64 @@
+"""What a video run reports as it goes: typed events. Pure data.
+
+One lifecycle (``sora_nb.runs``) emits them; everything else only listens: the journal records
+them, a cell's status line and the panel's progress bar draw them, a script's ``on_update``
+callback receives their jobs.
+
+    Submitted  the gateway answered the create: the job has an id (journal it before any wait)
+    Progressed the job changed (status, progress, link) while it ran
+    Text       more of a streamed chat answer (video models through chat write as they work)
+    Finished   the job completed on the gateway
+    Saved      its file is on disk
+    Failed     it ended without a video, or waiting for it stopped (the error says which)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._exceptions import SoraError
+from .models import ChatEvent, Job
+
+__all__ = ["Failed", "Finished", "Progressed", "RunEvent", "Saved", "Submitted", "Text"]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: Job
+
+
+@dataclass(frozen=True)
+class Progressed:
+    job: Job
+
+
+@dataclass(frozen=True)
+class Text:
+    event: ChatEvent
+    job: Job | None = None  # what the text says about the video so far, for chat-made videos
+
+
+@dataclass(frozen=True)
+class Finished:
+    job: Job
+
+
+@dataclass(frozen=True)
+class Saved:
+    job: Job
+    path: Path
+
+
+@dataclass(frozen=True)
+class Failed:
+    job: Job | None  # None when no job id was ever seen
+    error: SoraError
+
+
+RunEvent = Submitted | Progressed | Text | Finished | Saved | Failed
+
+
+def job_of(event: RunEvent) -> Job | None:
+    """The job an event is about (None for text that has not named a job yet)."""
+    return event.job

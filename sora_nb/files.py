@@ -1,0 +1,76 @@
+"""Local files: reference images read (and checked) once, and names for downloaded videos.
+
+Reading a reference image is the one piece of I/O below the client: it happens when a request is
+prepared (``runs.prepare``), so a bad file is one line before anything is sent.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import _exceptions as E
+from .dialects import ImageFile, ImageRef
+
+__all__ = ["MAX_IMAGE_BYTES", "image_list", "load_image", "safe_filename", "temp_name"]
+
+MAX_IMAGE_BYTES = 50 << 20
+_IMAGE_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF87a": "image/gif",
+    b"GIF89a": "image/gif",
+}
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _image_mime(data: bytes) -> str | None:
+    for magic, mime in _IMAGE_MAGIC.items():
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def load_image(ref: str | os.PathLike[str]) -> ImageRef:
+    """A reference image: URLs pass as they are, local files are read and checked to be images."""
+    text = os.fspath(ref)
+    if text.startswith(("http://", "https://", "data:image/")):
+        return text
+    if "://" in text:
+        raise E.ValidationError(f"reference image {text!r}: only http(s) URLs or local files")
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise E.ValidationError(f"reference image {text!r} is neither an http(s) URL nor a file")
+    size = path.stat().st_size
+    if size > MAX_IMAGE_BYTES:
+        raise E.ValidationError(f"reference image {text!r} is {size >> 20} MiB; the limit is 50")
+    data = path.read_bytes()
+    mime = _image_mime(data)
+    if mime is None:
+        raise E.ValidationError(f"reference image {text!r} is not a PNG, JPEG, WebP or GIF image")
+    return ImageFile(name=path.name, data=data, mime=mime)
+
+
+def image_list(images: Iterable[str | os.PathLike[str]] | str | None) -> tuple[str, ...]:
+    """``images`` as a tuple: one URL or path given alone is one image, not its characters."""
+    if images is None:
+        return ()
+    if isinstance(images, str | os.PathLike):
+        return (os.fspath(images),)
+    return tuple(os.fspath(i) for i in images)
+
+
+def safe_filename(name: str, default: str = "video") -> str:
+    """A file name from an id: no separators, no leading dots, bounded length."""
+    cleaned = _SAFE_NAME.sub("_", name).strip("._-")[:120]
+    return cleaned or default
+
+
+def temp_name(target: Path) -> Path:
+    """Where a download is written until it is complete (then renamed to ``target``)."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")

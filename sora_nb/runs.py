@@ -1,0 +1,366 @@
+"""The one video lifecycle: a prepared request → create → wait → download, as a flow of steps.
+
+Every way sora_nb makes a video goes through :func:`video`: ``Client.generate_video`` and its
+async twin, ``%%sora_video`` (one job, ``-n N``, ``--background``, ``--resume``), the panel's
+Generate and Resume, and videos made through chat. It emits typed events (``sora_nb.events``) as
+it goes; the journal, status lines and ``on_update`` callbacks only listen, so they cannot
+disagree about what happened.
+
+A request is *prepared* once (:func:`prepare`): validated against the model's rules, normalised,
+its reference images read and the create request built, before anything is sent. Pure except for
+reading those images; the client's drivers perform the steps.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import _errors, dialects, flows
+from . import _exceptions as E
+from ._secret import Secret
+from .capabilities import validate_video_request
+from .dialects import Dialect, HttpRequest
+from .dialects._dialect import check_variant
+from .dialects.chat import ChatStreamState, completion_state, parse_chat_completion
+from .events import Failed, Finished, Progressed, Saved, Submitted, Text
+from .files import load_image, safe_filename
+from .flows import Emit, Flow, Receive, Reply, Whole
+from .models import ChatEvent, Job, VideoRequest
+from .polling import PollSchedule
+from .retry import RetryPolicy
+
+__all__ = [
+    "Context",
+    "Outcome",
+    "PreparedVideo",
+    "chat_stream",
+    "download",
+    "interrupted",
+    "prepare",
+    "video",
+    "wait",
+]
+
+_MEDIA_SUFFIXES = (".mp4", ".webm", ".mov", ".webp", ".jpg", ".jpeg", ".png", ".gif")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the flows need from the client that drives them: retry rules, the clock, the poll
+    bounds, and the secrets to keep out of anything parsed."""
+
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    clock: Callable[[], float] = field(default=lambda: 0.0)
+    min_interval: float = 1.0
+    max_interval: float = 30.0
+    secrets: tuple[Secret, ...] = ()
+
+    def load(self, reply: Reply, what: str) -> Any:
+        return _errors.load_json(reply.content, what=what, secrets=self.secrets)
+
+    def schedule(self, min_interval: float | None = None) -> PollSchedule:
+        low = self.min_interval if min_interval is None else min_interval
+        return PollSchedule(min_interval=low, max_interval=max(low, self.max_interval))
+
+
+@dataclass(frozen=True)
+class PreparedVideo:
+    """A video request checked and shaped once: what will be sent, and for how long to wait."""
+
+    request: VideoRequest  # validated and normalised (sizes in the family's own words)
+    dialect: Dialect
+    create: HttpRequest = field(repr=False)  # built once; local images already read into it
+    timeout: float | None = 900.0
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """What the journal keeps about the request (no file contents)."""
+        r = self.request
+        return {
+            "orientation": r.orientation,
+            "size": r.size,
+            "duration": r.duration,
+            "images": [
+                i if i.startswith(("http://", "https://")) else Path(i).name for i in r.images
+            ],
+        }
+
+
+def prepare(
+    request: VideoRequest, dialect: str | Dialect, *, timeout: float | None = 900.0
+) -> PreparedVideo:
+    """Validate ``request`` for ``dialect``, read its images and build the create request.
+
+    Raises :class:`ValidationError` (one line) for anything the gateway would refuse that sora_nb
+    can know: nothing has been sent then.
+    """
+    family = dialects.get(dialect)
+    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+        raise E.ValidationError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    checked = validate_video_request(request, family)
+    checked = replace(checked, prompt=checked.prompt.strip())
+    refs = [load_image(i) for i in checked.images]
+    return PreparedVideo(checked, family, family.build_create(checked, refs), timeout)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished run: the completed job and, when it was downloaded, its file."""
+
+    job: Job
+    path: Path | None = None
+
+
+# -- parsing -------------------------------------------------------------------------------------
+
+
+def job_parser(
+    ctx: Context,
+    dialect: Dialect,
+    *,
+    prompt: str | None = None,
+    model: str | None = None,
+    seconds: float | None = None,
+) -> Callable[[Reply], Job]:
+    """How a create or status answer becomes a Job (what the answer leaves out, the request
+    still knows: prompt, model, duration)."""
+
+    def parse(reply: Reply) -> Job:
+        body = ctx.load(reply, "reading the video job")
+        job = dialect.parse_job(body, reply.headers, prompt=prompt, model=model)
+        return replace(job, seconds=seconds) if job.seconds is None and seconds else job
+
+    return parse
+
+
+# -- the lifecycle -------------------------------------------------------------------------------
+
+
+def submit(request: HttpRequest, parse: Callable[[Reply], Job], ctx: Context) -> Flow:
+    """Send a request that starts a job (create, remix) and report the new job, so it is
+    journaled before anything waits on it."""
+    job = yield from flows.call(request, ctx.policy, parse)
+    yield Emit(Submitted(job))
+    return job
+
+
+def create(prepared: PreparedVideo, ctx: Context) -> Flow:
+    """Send the prepared create; the new job is reported Submitted."""
+    r = prepared.request
+    parse = job_parser(ctx, prepared.dialect, prompt=r.prompt, model=r.model, seconds=r.duration)
+    return (yield from submit(prepared.create, parse, ctx))
+
+
+def wait(
+    job: Job,
+    ctx: Context,
+    *,
+    timeout: float | None,
+    poll_interval: float | None = None,
+    fresh: bool = True,
+) -> Flow:
+    """Poll ``job`` until it ends (``flows.wait``); Progressed events report each change.
+
+    ``fresh``: ``job`` is what the gateway just said (a create's answer), so the first poll waits;
+    otherwise (a bare id, a journal row) the first poll goes at once.
+    """
+    if not job.id:
+        raise E.ValidationError("no job id to wait for")
+    family = dialects.get(job.dialect)
+    return (
+        yield from flows.wait(
+            job.id,
+            dialect=family,
+            policy=ctx.policy,
+            schedule=ctx.schedule(poll_interval),
+            clock=ctx.clock,
+            timeout=timeout,
+            parse=job_parser(ctx, family, prompt=job.prompt, model=job.model, seconds=job.seconds),
+            last=job if fresh else None,
+        )
+    )
+
+
+def video(
+    prepared: PreparedVideo | None,
+    ctx: Context,
+    *,
+    out_dir: Path | None,
+    resume: Job | None = None,
+    timeout: float | None = 900.0,
+) -> Flow:
+    """The whole of one video: create (or stream), wait, download into ``out_dir`` (None: keep
+    the link only). ``resume``: a job already submitted (from the journal) to finish instead,
+    waiting at most ``timeout`` (a prepared request carries its own).
+
+    Returns an :class:`Outcome`; raises GenerationFailed, PollTimeout or another SoraError after
+    emitting :class:`Failed`.
+    """
+    job: Job | None = resume
+    try:
+        if resume is None:
+            if prepared is None:
+                raise E.ValidationError("nothing to run: give a prepared request or a job")
+            if prepared.dialect.abilities.streams:
+                job = yield from _streamed(prepared, ctx)
+            else:
+                job = yield from create(prepared, ctx)
+        if prepared is not None:
+            timeout = prepared.timeout
+        if not job.done:
+            job = yield from wait(job, ctx, timeout=timeout, fresh=resume is None)
+        elif job.status != "completed":
+            raise E.GenerationFailed(
+                f"video job {job.id} {job.status}: {job.error or 'no reason given'}",
+                job=job,
+                reason=job.error,
+            )
+        yield Emit(Finished(job))
+        path = None
+        if out_dir is not None:
+            path = yield from download(job, ctx, out_dir)
+        return Outcome(job, path)
+    except E.SoraError as exc:
+        failed = getattr(exc, "job", None) or job
+        yield Emit(Failed(failed, exc))
+        raise
+
+
+def _streamed(prepared: PreparedVideo, ctx: Context) -> Flow:
+    """A video made in one streamed chat answer: the text reveals the task id (Submitted), the
+    progress (Progressed) and at the end the link; an answer that ends without one failed."""
+    r = prepared.request
+    state = ChatStreamState()
+    stream = yield from flows.send(prepared.create, ctx.policy, stream=True)
+    last: Job | None = None
+    submitted = False
+    while (event := (yield from next_event(stream, state))) is not None:
+        job = state.job(dialect=prepared.dialect.name, model=r.model, prompt=r.prompt)
+        yield Emit(Text(event, job))
+        if job.status == "failed":  # only once the answer is complete: decided below
+            continue
+        if job.id and not submitted:
+            submitted = True
+            yield Emit(Submitted(job))
+        elif job.changed_from(last):
+            yield Emit(Progressed(job))
+        last = job
+    if not state.complete:
+        raise interrupted(state, None)
+    job = state.job(dialect=prepared.dialect.name, model=r.model, prompt=r.prompt)
+    if job.status != "completed":
+        raise E.GenerationFailed(
+            f"video through chat failed: {job.error}", job=job, reason=job.error
+        )
+    return job
+
+
+def download(
+    job: Job,
+    ctx: Context,
+    dest: str | Path,
+    *,
+    variant: str = "video",
+    filename: str | None = None,
+) -> Flow:
+    """Fetch the job's file into ``dest`` (a folder, or a file path) and report it Saved."""
+    if not isinstance(job, Job):
+        raise E.ValidationError("download() takes a Job (from wait/generate_video)")
+    check_variant(variant)
+    url = job.video_url if variant == "video" else job.thumbnail_url
+    family = dialects.get(job.dialect) if job.dialect in dialects.names() else None
+    if family is not None and family.abilities.content and (variant != "video" or not url):
+        request = family.build_content(job.id, variant)
+    elif url:
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise E.ProtocolError(f"refusing to download from a non-http(s) link: {url[:80]!r}")
+        request = HttpRequest("GET", url, "content")
+    else:
+        raise E.ValidationError(f"job {job.id} has no {variant} to download (status {job.status})")
+    folder = Path(dest)
+    if filename is None and folder.suffix.lower() in _MEDIA_SUFFIXES:
+        folder, filename = folder.parent, folder.name
+    if filename:
+        name = safe_filename(filename)
+    else:
+        guessed = mimetypes.guess_type(urlsplit(url or "").path)[0]
+        ext = (
+            ".mp4" if variant == "video" else (mimetypes.guess_extension(guessed or "") or ".webp")
+        )
+        suffix = "" if variant == "video" else f".{variant}"
+        name = safe_filename(job.id or "video") + suffix + ext
+    target = folder / name
+    if target.resolve().parent != folder.resolve():
+        raise E.ValidationError(f"file name {name!r} escapes the folder {str(folder)!r}")
+    path = yield from flows.download(request, target, ctx.policy)
+    yield Emit(Saved(job, path))
+    return path
+
+
+# -- streamed chat -------------------------------------------------------------------------------
+
+
+def interrupted(state: ChatStreamState, cause: E.SoraError | None) -> E.StreamInterrupted:
+    """The error for a stream that ended early: it keeps the text and the task id seen."""
+    scanner = state.scanner
+    scanner.close()
+    tail = f" ({cause})" if cause else ""
+    hint = f"; the video task id was {scanner.task_id}" if scanner.task_id else ""
+    return E.StreamInterrupted(
+        f"the stream ended early, after {len(state.text)} characters{hint}{tail}",
+        text=state.text,
+        task_id=scanner.task_id,
+        video_urls=tuple(scanner.video_urls),
+    )
+
+
+def next_event(stream: Any, state: ChatStreamState) -> Flow:
+    """Read ``stream`` until ``state`` has something new to report; None at the end."""
+    while not state.done:
+        try:
+            data = yield Receive(stream)
+        except E.SoraError as exc:
+            raise interrupted(state, exc) from None
+        if data is None:
+            return None
+        if isinstance(data, Whole):
+            # Some relays ignore ``stream: true`` and answer with one JSON object.
+            body = _errors.load_json(data.content, what="reading the chat answer")
+            whole = completion_state(body)
+            state.__dict__.update(whole.__dict__)
+            return state.event(state.text, body)
+        try:
+            event = state.feed(data)
+        except E.ProtocolError as exc:
+            raise interrupted(state, exc) from None
+        if event is not None:
+            return event
+    return None
+
+
+def chat_stream(request: HttpRequest, ctx: Context) -> Flow:
+    """A streamed chat answer: one Text event per piece; StreamInterrupted if it ends early."""
+    state = ChatStreamState()
+    stream = yield from flows.send(request, ctx.policy, stream=True)
+    while (event := (yield from next_event(stream, state))) is not None:
+        yield Emit(Text(event))
+    if not state.complete:
+        raise interrupted(state, None)
+    return state
+
+
+def chat_reply(ctx: Context) -> Callable[[Reply], ChatEvent]:
+    return lambda r: parse_chat_completion(ctx.load(r, "reading the chat answer"))
+
+
+def jobs_page(ctx: Context, dialect: Dialect) -> Callable[[Reply], list[Job]]:
+    return lambda r: dialect.parse_list(ctx.load(r, "listing videos"))[0]
+
+
+def ignore(_reply: Reply) -> None:
+    return None
