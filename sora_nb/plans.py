@@ -187,12 +187,8 @@ class ClientCore:
                 f"jobs made through the {family.name} dialect have no status route; their stream "
                 "is the job (ask the gateway with dialect='unified' if it serves /video/query)"
             )
-        if poll_interval is not None and (isinstance(poll_interval, bool) or not poll_interval > 0):
-            raise E.ValidationError(f"poll_interval must be positive, not {poll_interval!r}")
-        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-            raise E.ValidationError(
-                f"timeout must be a positive number of seconds, not {timeout!r}"
-            )
+        runs.check_seconds("poll_interval", poll_interval)
+        runs.check_seconds("timeout", timeout)
         return runs.wait(job, self.ctx, timeout=timeout, poll_interval=poll_interval, fresh=fresh)
 
     def prepare_chat(

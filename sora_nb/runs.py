@@ -100,12 +100,19 @@ def prepare(
     can know: nothing has been sent then.
     """
     family = dialects.get(dialect)
-    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-        raise E.ValidationError(f"timeout must be a positive number of seconds, not {timeout!r}")
+    check_seconds("timeout", timeout)
     checked = validate_video_request(request, family)
     checked = replace(checked, prompt=checked.prompt.strip())
     refs = [load_image(i) for i in checked.images]
     return PreparedVideo(checked, family, family.build_create(checked, refs), timeout)
+
+
+def check_seconds(name: str, value: object) -> None:
+    """A number of seconds a user gave: positive, or None (no limit)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise E.ValidationError(f"{name} must be a positive number of seconds, not {value!r}")
 
 
 @dataclass(frozen=True)

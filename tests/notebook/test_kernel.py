@@ -176,3 +176,59 @@ def test_headless_notebook_with_no_configuration_has_the_video(tmp_path, monkeyp
     # The live status output returned to empty: a fresh run compares equal under nbval.
     live = [o for o in outputs if o["output_type"] == "display_data"]
     assert all(o["data"].get("text/plain", "") == "" for o in live)
+
+
+def test_a_setting_changed_while_a_background_job_runs_never_touches_it(gateway, env, tmp_path):
+    # Before the session kept one client per settings snapshot, this %config closed the shared
+    # client under the running job: it died with a RuntimeError, its line froze at "queued"
+    # and its journal row stayed "queued".
+    gateway.set(job_seconds=3.0)
+    with kernel(tmp_path, env) as k:
+        _setup(k)
+        first = k.execute("%%sora_video --background --name bg\na lantern on a quiet river")
+        assert first.status == "ok", first.errors
+        display_id = first.of("display_data")[0]["content"]["transient"]["display_id"]
+        changed = k.execute(
+            "import asyncio\nawait asyncio.sleep(0.5)\n"
+            "%config SoraMagics.poll_interval = 0.5\n"
+            "%config SoraMagics.max_poll_interval = 5.0\n"
+            "await asyncio.sleep(0.2)"
+        )
+        assert changed.status == "ok", changed.errors
+        later = k.drain(6.0)
+        check = k.execute(
+            "import sora_nb\nprint(bg.status, bg.id, "
+            "[t.exception() for t in sora_nb.magics().background])"
+        )
+    status, job_id, exceptions = check.text.split(maxsplit=2)
+    assert status == "completed" and exceptions.strip() == "[None]", check.text
+    final = [
+        m["content"]["data"]
+        for m in later
+        if m["msg_type"] == "update_display_data"
+        and m["content"]["transient"]["display_id"] == display_id
+    ]
+    assert "<video" in final[-1]["text/html"]
+    assert Journal(tmp_path / "data" / "jobs.sqlite3").get(job_id).status == "completed"
+    assert gateway.counters["create"] == 1
+
+
+def test_a_video_model_failing_through_chat_is_journaled_failed(gateway, env, tmp_path):
+    # Before one lifecycle served chat too, %%sora_chat left this row "in_progress" for ever
+    # while %%sora_video --dialect chat recorded the same failure as "failed".
+    with kernel(tmp_path, env) as k:
+        _setup(k)
+        run = k.execute("%%sora_chat -m sora-2\na storm over the sea [fail]")
+        assert run.status == "error"
+        (error,) = run.errors
+        assert error["ename"] == "SoraCellError" and "failed" in error["evalue"]
+        shown = [b.get("text/plain", "") for b in run.bundles("display_data")]
+        assert any("[fail]" in t or "失败" in t for t in shown)  # the text stays in the cell
+        twin = k.execute("%%sora_video --dialect chat\na storm over the sea [fail]")
+        assert twin.status == "error"
+    rows = Journal(tmp_path / "data" / "jobs.sqlite3").entries()
+    assert len(rows) == 2
+    assert {r.status for r in rows} == {"failed"}
+    for row in rows:
+        assert row.dialect == "chat" and row.error
+        assert "[fail]" in row.error or "policy" in row.error or "失败" in row.error, row.error
