@@ -25,6 +25,7 @@ from .models import VideoRequest
 __all__ = [
     "ORIENTATIONS",
     "ModelRules",
+    "is_video_model",
     "known_models",
     "pixel_sizes",
     "register_model",
@@ -287,3 +288,12 @@ def _orientation_of(size: str) -> str | None:
         return None
     w, h = int(match.group(1)), int(match.group(2))
     return "landscape" if w > h else "portrait" if h > w else None
+
+
+# Names video models go by on relays; a chat model whose name starts so is asked for a video.
+_VIDEO_MODEL_PREFIXES = ("sora", "veo", "kling", "runway", "wan", "hailuo", "seedance")
+
+
+def is_video_model(model: str) -> bool:
+    """Whether ``model`` makes videos: it has rules, or its name says so (``veo-3``, …)."""
+    return model in known_models() or model.lower().startswith(_VIDEO_MODEL_PREFIXES)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import hashlib
 import os
-import shlex
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +19,22 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
-from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
+from traitlets import Bool, Float, Int, TraitError, observe
 
 from .. import _exceptions as E
 from .. import dialects
 from .._secret import Secret
-from ..capabilities import known_models
+from ..capabilities import is_video_model
 from ..client import AsyncClient
-from ..config import ENV_API_KEY, ENV_BASE_URL, ENV_DIALECT, normalize_base_url, resolve_dialect
+from ..config import ENV_BASE_URL, ENV_DIALECT
 from ..journal import Entry, Journal
-from ..models import Job
 from ..runs import PreparedVideo
 from . import render, runner
-from .results import ImageSet, Items, VideoGrid
-from .session import Session, Settings
+from .options import json_or_names, parse, tool_choice
+from .results import ConfigView, JobsTable, VideoGrid
+from .session import Session
+from .settings import Settings, SoraSettings
 from .sinks import LiveMarkdown, StatusView
-
-_SHOWS = ("file", "embed", "link")
-_MODES = ("auto", "widget", "html", "text")
 
 
 class SoraCellError(Exception):
@@ -46,49 +42,9 @@ class SoraCellError(Exception):
 
 
 @magics_class
-class SoraMagics(Magics):
-    """Magics for video generation through OpenAI-compatible gateways."""
-
-    base_url = Unicode(
-        None,
-        allow_none=True,
-        config=True,
-        help="The gateway's base URL (ends in /v1). Default: $SORA_BASE_URL, "
-        "else the built-in emulator.",
-    )
-    dialect = Unicode(
-        "unified",
-        config=True,
-        help="Request family: unified (/video/create), openai (/videos), chat, or one "
-        "registered with sora_nb.dialects.register().",
-    )
-    model = Unicode("sora-2", config=True, help="Default video model.")
-    chat_model = Unicode("sora-2", config=True, help="Default model for %%sora_chat.")
-    image_model = Unicode("dall-e-3", config=True, help="Default model for %%sora_image.")
-    api_key_env = Unicode(
-        ENV_API_KEY, config=True, help="Name of the environment variable holding the API key."
-    )
-    orientation = Unicode(None, allow_none=True, config=True, help="Default orientation.")
-    size = Unicode(None, allow_none=True, config=True, help="Default size.")
-    duration = Float(None, allow_none=True, config=True, help="Default duration, seconds.")
-    timeout = Float(900.0, config=True, help="Longest wait for one video, seconds.")
-    poll_interval = Float(1.0, config=True, help="Shortest time between two polls, seconds.")
-    max_poll_interval = Float(30.0, config=True, help="Longest time between two polls, seconds.")
-    out_dir = Unicode(
-        "videos", config=True, help="Folder (relative to the notebook) where videos are saved."
-    )
-    show = Unicode(
-        "file",
-        config=True,
-        help="How videos appear: file (saved beside the notebook), embed, link.",
-    )
-    progress = Unicode("auto", config=True, help="Live status: auto, widget, html or text.")
-    update_rate = Float(4.0, config=True, help="Most status updates per second.")
-    verify_tls = Bool(True, config=True, help="Verify TLS certificates (turn off by name only).")
-    emulator_job_seconds = Float(
-        3.0, config=True, help="Render time of one job on the built-in emulator."
-    )
-    emulator_seed = Int(0, config=True, help="Seed of the built-in emulator (deterministic ids).")
+class SoraMagics(Magics, SoraSettings):
+    """Magics for video generation through OpenAI-compatible gateways. Settings are the traits
+    of :class:`~sora_nb.notebook.settings.SoraSettings`; the work is the session's."""
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         # Plain attributes first: setting traits below fires observers that use them.
@@ -118,79 +74,11 @@ class SoraMagics(Magics):
     def background(self) -> list[asyncio.Task[Any]]:
         return self.session.background
 
-    def settings(self) -> Settings:
-        """The settings now, as one snapshot (each cell works from the one it started with)."""
-        key = self.api_key()
-        return Settings(
-            base_url=self.base_url,
-            api_key=key,
-            key_source="typed at a prompt" if self._key is not None else f"${self.api_key_env}",
-            dialect=self.dialect,
-            model=self.model,
-            chat_model=self.chat_model,
-            image_model=self.image_model,
-            orientation=self.orientation,
-            size=self.size,
-            duration=self.duration,
-            timeout=self.timeout,
-            poll_interval=self.poll_interval,
-            max_poll_interval=self.max_poll_interval,
-            out_dir=self.out_dir,
-            show=self.show,
-            progress=self.progress,
-            update_rate=self.update_rate,
-            verify_tls=self.verify_tls,
-        )
-
-    # -- settings ------------------------------------------------------------------------------
-
-    @validate("dialect")
-    def _check_dialect(self, proposal: Any) -> str:
-        try:
-            return resolve_dialect(proposal["value"], env={})
-        except E.ConfigError as exc:
-            raise TraitError(str(exc)) from None
-
-    @validate("base_url")
-    def _check_base_url(self, proposal: Any) -> str | None:
-        value = proposal["value"]
-        if value is None:
-            return None
-        try:
-            return normalize_base_url(value)
-        except E.ConfigError as exc:
-            raise TraitError(str(exc)) from None
-
-    @validate("show")
-    def _check_show(self, proposal: Any) -> str:
-        if proposal["value"] not in _SHOWS:
-            raise TraitError(f"show must be one of {', '.join(_SHOWS)}")
-        return proposal["value"]
-
-    @validate("progress")
-    def _check_progress(self, proposal: Any) -> str:
-        if proposal["value"] not in _MODES:
-            raise TraitError(f"progress must be one of {', '.join(_MODES)}")
-        return proposal["value"]
-
-    @validate(
-        "poll_interval", "max_poll_interval", "timeout", "update_rate", "emulator_job_seconds"
-    )
-    def _check_positive(self, proposal: Any) -> float:
-        if not proposal["value"] > 0:
-            raise TraitError(f"{proposal['trait'].name} must be positive")
-        return proposal["value"]
-
     @observe("base_url", "api_key_env", "poll_interval", "max_poll_interval", "verify_tls")
     def _settings_changed(self, change: Any) -> None:
         # Never under a running job: its client stays open until the job ends.
         if hasattr(self, "session"):
             self.session.retire()
-
-    def api_key(self) -> Secret:
-        if self._key is not None:
-            return self._key
-        return Secret(os.environ.get(self.api_key_env) or None)
 
     def client(self, settings: Settings | None = None) -> AsyncClient:
         """The client the next cell would use (one per settings snapshot)."""
@@ -235,7 +123,7 @@ class SoraMagics(Magics):
 
         The result is the finished :class:`sora_nb.Job` (with ``.path``), shown as the video.
         """
-        args = _parse(self.sora_video, line)
+        args = parse(self.sora_video, line)
         settings = self.settings()
         prepared = self._prepare_video(args, cell, settings)
         show = self._show_option(args, settings)
@@ -387,7 +275,7 @@ class SoraMagics(Magics):
 
         The conversation goes on from cell to cell until ``--new`` or ``--system``.
         """
-        args = _parse(self.sora_chat, line)
+        args = parse(self.sora_chat, line)
         message = cell.strip()
         if not message:
             raise UsageError("the cell is empty: write your message in the cell body")
@@ -398,8 +286,8 @@ class SoraMagics(Magics):
         params = {
             "temperature": args.temperature,
             "max_tokens": args.max_tokens,
-            "tools": _json_or_names(args.tools, "tools"),
-            "tool_choice": _tool_choice(args.tool_choice),
+            "tools": json_or_names(args.tools, "tools"),
+            "tool_choice": tool_choice(args.tool_choice),
         }
         params = {k: v for k, v in params.items() if v is not None}
         if args.new or args.system is not None:
@@ -413,7 +301,7 @@ class SoraMagics(Magics):
         out_dir = None if settings.show == "link" else Path(args.out or settings.out_dir)
         live = LiveMarkdown(mode=settings.progress)
         video = None
-        if _is_video_model(model):
+        if is_video_model(model):
             video = self.session.track(model, self._status(model, settings, out_dir))
         runs = [video] if video else []
         try:
@@ -463,7 +351,7 @@ class SoraMagics(Magics):
     @cell_magic
     def sora_image(self, line: str, cell: str) -> Any:
         """Generate images from the prompt in the cell body (POST /images/generations)."""
-        args = _parse(self.sora_image, line)
+        args = parse(self.sora_image, line)
         from ..dialects import images as images_dialect
 
         try:
@@ -478,21 +366,18 @@ class SoraMagics(Magics):
         except E.ValidationError as exc:
             raise UsageError(str(exc)) from None
         settings = self.settings()
-        client = self.client(settings)
-        out_dir = Path(args.out or settings.out_dir)
-
-        async def generate() -> ImageSet:
-            results = await client.generate_images(
-                cell.strip(),
-                model=args.model or settings.image_model,
-                n=args.n,
-                size=args.size,
-                quality=args.quality,
-                style=args.style,
-            )
-            return ImageSet(await _save_images(client, out_dir, results), base_dir=Path.cwd())
-
-        result = self._run(generate(), [])
+        self.client(settings)
+        images = self.session.make_images(
+            settings,
+            Path(args.out or settings.out_dir),
+            prompt=cell.strip(),
+            model=args.model or settings.image_model,
+            n=args.n,
+            size=args.size,
+            quality=args.quality,
+            style=args.style,
+        )
+        result = self._run(images, [])
         if args.name and result is not None:
             self.shell.user_ns[args.name] = result
         return result
@@ -514,7 +399,7 @@ class SoraMagics(Magics):
         ``%sora_config base_url=https://relay.example/v1 dialect=openai``;
         ``%sora_config --key-env MY_RELAY_KEY``; ``%sora_config --key-prompt``.
         """
-        args = _parse(self.sora_config, line)
+        args = parse(self.sora_config, line)
         names = sorted(self.trait_names(config=True))
         changes: dict[str, str] = {}
         for item in args.settings:
@@ -543,8 +428,19 @@ class SoraMagics(Magics):
             self._key = Secret(typed or None)
             self.session.retire()
         if not changes and not args.key_env and not args.key_prompt:
-            return ConfigView(self)
+            return self._config_view()
         return None
+
+    def _config_view(self) -> ConfigView:
+        settings = self.settings()
+        key = settings.api_key
+        rows = [(n, getattr(self, n)) for n in sorted(self.trait_names(config=True))]
+        rows.insert(
+            0, ("api_key", f"{key!r} ({'set' if key else 'not set'}, {settings.key_source})")
+        )
+        if self.session.emulator is not None:
+            rows.insert(0, ("gateway", "built-in emulator"))
+        return ConfigView(rows)
 
     def _set_trait(self, name: str, value: str) -> None:
         trait = self.traits()[name]
@@ -582,14 +478,14 @@ class SoraMagics(Magics):
     @line_magic
     def sora_jobs(self, line: str) -> Any:
         """The job journal: every submitted job, newest first; resume or refresh them."""
-        args = _parse(self.sora_jobs, line)
+        args = parse(self.sora_jobs, line)
         if args.limit < 1:
             raise UsageError("--limit must be at least 1")
         journal = self.journal()
         if args.resume:
             return self._resume(args.resume, args.timeout, args.name)
         if args.refresh:
-            self._refresh(journal)
+            self._run(self.session.refresh(self.settings()), [])
         entries = journal.entries(limit=args.limit)
         return JobsTable(entries)
 
@@ -629,30 +525,6 @@ class SoraMagics(Magics):
                 f"{current}; run %sora_config base_url={entry.base_url} to resume it"
             )
 
-    def _refresh(self, journal: Journal) -> None:
-        client = self.client()
-
-        async def refresh_all() -> None:
-            for entry in journal.entries(limit=200, unfinished=True, base_url=client.base_url):
-                if entry.dialect not in dialects.names():
-                    continue
-                if not dialects.get(entry.dialect).abilities.poll:
-                    continue  # made through a stream: nothing to ask
-                try:
-                    job = await client.get_job(entry.id, dialect=entry.dialect)
-                except E.NotFoundError:
-                    job = entry.job()
-                    job = type(job)(
-                        **{
-                            **job.__dict__,
-                            "status": "failed",
-                            "error": "the gateway no longer knows this job",
-                        }
-                    )
-                journal.update(client.base_url, job)
-
-        self._run(refresh_all(), [])
-
     # -- %sora_panel -----------------------------------------------------------------------------
 
     @line_magic
@@ -670,99 +542,5 @@ class SoraMagics(Magics):
         return self.panel
 
 
-class ConfigView:
-    """``%sora_config``'s answer: every setting, the key redacted."""
-
-    def __init__(self, magics: SoraMagics) -> None:
-        self.rows = [(n, getattr(magics, n)) for n in sorted(magics.trait_names(config=True))]
-        settings = magics.settings()
-        key, source = settings.api_key, settings.key_source
-        self.rows.insert(0, ("api_key", f"{key!r} ({'set' if key else 'not set'}, {source})"))
-        if magics.emulator is not None:
-            self.rows.insert(0, ("gateway", "built-in emulator"))
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        width = max(len(n) for n, _ in self.rows)
-        plain = "\n".join(f"{n.ljust(width)}  {v}" for n, v in self.rows)
-        body = "".join(
-            f"<tr><td>{_html(n)}</td><td>{_html(str(v))}</td></tr>" for n, v in self.rows
-        )
-        return {"text/plain": plain, "text/html": f"<table>{body}</table>"}
-
-
-class JobsTable(Items[Entry]):
-    """``%sora_jobs``'s answer: journal entries, shown as a table."""
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return render.jobs_table([render.entry_row(e) for e in self])
-
-
-async def _save_images(client: AsyncClient, out_dir: Path, results: list[Any]) -> list[Any]:
-    import base64
-
-    out = []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for i, result in enumerate(results):
-        path = None
-        if result.b64_json:
-            digest = hashlib.sha256(result.b64_json.encode()).hexdigest()[:12]
-            path = out_dir / f"image-{digest}.png"
-            path.write_bytes(base64.b64decode(result.b64_json))
-        elif render.safe_url(result.url):
-            holder = Job(
-                id=f"image-{i}", status="completed", dialect="images", video_url=result.url
-            )
-            name = Path(result.url.split("?")[0]).name or f"image-{i}.png"
-            path = await client.download(holder, out_dir, filename=name)
-        out.append((result, path))
-    return out
-
-
 def _label(prepared: PreparedVideo, index: int, total: int) -> str:
     return prepared.request.model + (f" #{index + 1}" if total > 1 else "")
-
-
-def _is_video_model(model: str) -> bool:
-    return model in known_models() or model.lower().startswith(
-        ("sora", "veo", "kling", "runway", "wan", "hailuo", "seedance")
-    )
-
-
-def _json_or_names(value: str | None, what: str) -> Any:
-    if value is None:
-        return None
-    import json
-
-    text = value.strip()
-    if text.startswith(("[", "{")):
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise UsageError(f"--{what} is not valid JSON: {exc}") from None
-    return [n.strip() for n in text.split(",") if n.strip()]
-
-
-def _tool_choice(value: str | None) -> Any:
-    if value is None:
-        return None
-    text = value.strip()
-    if text.startswith("{"):
-        return _json_or_names(text, "tool-choice")
-    if text in ("auto", "none", "required"):
-        return text
-    return {"type": "function", "function": {"name": text}}
-
-
-def _parse(magic: Any, line: str) -> Any:
-    """A magic's options, with shell quoting honoured (``--system "be brief"``)."""
-    try:
-        argv = shlex.split(line)
-    except ValueError as exc:
-        raise UsageError(f"cannot read the options: {exc}") from None
-    return magic.parser.parse_args(argv)
-
-
-def _html(text: str) -> str:
-    import html
-
-    return html.escape(text)

@@ -8,11 +8,13 @@ video. Displays are deterministic (no times), so saved notebooks compare equal o
 from __future__ import annotations
 
 import base64
+import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..journal import Entry
 from ..models import ChatEvent, ImageResult, Job
 from . import render
 
@@ -114,3 +116,26 @@ class ImageSet(Items[tuple[ImageResult, "Path | None"]]):
             "text/html": '<div style="display:grid;gap:8px;grid-template-columns:'
             f'repeat({min(len(cells), 3) or 1},minmax(0,1fr))">{"".join(cells)}</div>',
         }
+
+
+class ConfigView:
+    """``%sora_config``'s answer: every setting, the key redacted (it is a Secret)."""
+
+    def __init__(self, rows: Iterable[tuple[str, Any]]) -> None:
+        self.rows = list(rows)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        width = max(len(n) for n, _ in self.rows)
+        plain = "\n".join(f"{n.ljust(width)}  {v}" for n, v in self.rows)
+        body = "".join(
+            f"<tr><td>{html.escape(n)}</td><td>{html.escape(str(v))}</td></tr>"
+            for n, v in self.rows
+        )
+        return {"text/plain": plain, "text/html": f"<table>{body}</table>"}
+
+
+class JobsTable(Items[Entry]):
+    """``%sora_jobs``'s answer: journal entries, shown as a table."""
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return render.jobs_table([render.entry_row(e) for e in self])

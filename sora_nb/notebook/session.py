@@ -10,64 +10,28 @@ client stays open until the last run using it ends, and only then is it closed.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .. import _exceptions as E
-from .._secret import Secret
+from .. import dialects
 from ..client import AsyncClient
 from ..config import ENV_BASE_URL
 from ..events import RunEvent, Text
 from ..journal import Journal
-from ..models import ChatEvent, Job
+from ..models import ChatEvent, ImageResult, Job
 from ..runs import PreparedVideo
-from . import runner
-from .results import ChatReply, VideoJob
+from . import render, runner
+from .results import ChatReply, ImageSet, VideoJob
+from .settings import Settings
 from .sinks import LiveMarkdown, StatusSink, ticking
 
-__all__ = ["Run", "Session", "Settings"]
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Every setting, as it was when a cell or a click started. The key is a :class:`Secret`."""
-
-    base_url: str | None
-    api_key: Secret
-    key_source: str
-    dialect: str
-    model: str
-    chat_model: str
-    image_model: str
-    orientation: str | None
-    size: str | None
-    duration: float | None
-    timeout: float
-    poll_interval: float
-    max_poll_interval: float
-    out_dir: str
-    show: str
-    progress: str
-    update_rate: float
-    verify_tls: bool
-
-    def connection(self) -> tuple[Any, ...]:
-        """What a client is made from: runs with equal connections share one client."""
-        key = self.api_key.reveal() or ""
-        fingerprint = hashlib.sha256(key.encode()).hexdigest() if key else ""
-        return (
-            self.base_url,
-            fingerprint,
-            self.dialect,
-            self.model,
-            self.poll_interval,
-            max(self.poll_interval, self.max_poll_interval),
-            self.verify_tls,
-        )
+__all__ = ["Run", "Session"]
 
 
 @dataclass
@@ -252,6 +216,47 @@ class Session:
         result = VideoJob.of(outcome.job, path=outcome.path, show=show, base_dir=Path.cwd())
         self.jobs.append(result)
         return ChatReply(text=live.text, event=last[0] if last else None, video=result)
+
+    async def make_images(self, settings: Settings, out_dir: Path, **request: Any) -> ImageSet:
+        """Images from ``POST /images/generations``, each saved into ``out_dir``."""
+        async with self.lease(settings) as client:
+            results = await client.generate_images(**request)
+            saved = [await _save_image(client, out_dir, r, i) for i, r in enumerate(results)]
+        return ImageSet(saved, base_dir=Path.cwd())
+
+    async def refresh(self, settings: Settings) -> None:
+        """Ask the gateway about every unfinished job in the journal made on it."""
+        async with self.lease(settings) as client:
+            for entry in self.journal.entries(limit=200, unfinished=True, base_url=client.base_url):
+                if entry.dialect not in dialects.names():
+                    continue  # a family not registered in this kernel
+                if not dialects.get(entry.dialect).abilities.poll:
+                    continue  # made through a stream: nothing to ask
+                try:
+                    job = await client.get_job(entry.id, dialect=entry.dialect)
+                except E.NotFoundError:
+                    job = replace(
+                        entry.job(), status="failed", error="the gateway no longer knows this job"
+                    )
+                self.journal.update(client.base_url, job)
+
+
+async def _save_image(
+    client: AsyncClient, out_dir: Path, result: ImageResult, index: int
+) -> tuple[ImageResult, Path | None]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if result.b64_json:
+        digest = hashlib.sha256(result.b64_json.encode()).hexdigest()[:12]
+        path = out_dir / f"image-{digest}.png"
+        path.write_bytes(base64.b64decode(result.b64_json))
+        return result, path
+    if render.safe_url(result.url):
+        holder = Job(
+            id=f"image-{index}", status="completed", dialect="images", video_url=result.url
+        )
+        name = Path(str(result.url).split("?")[0]).name or f"image-{index}.png"
+        return result, await client.download(holder, out_dir, filename=name)
+    return result, None
 
 
 async def _plain_chat(
