@@ -233,13 +233,13 @@ def explain(result: dict[str, Any]) -> list[str]:
         if g["goal"].startswith("Bytes"):
             out.append(
                 f"{g['goal']}: {g['value']} over {s['messages']:.0f} messages. Every update of "
-                "`LiveMarkdown` (`sora_nb/notebook/views.py`) carries the whole text so far; the "
+                "`LiveMarkdown` (`sora_nb/notebook/sinks.py`) carries the whole text so far; the "
                 "growth rule bounds the updates to the stream's growth, and a slow stream adds "
                 "one whole-text update per `max_gap` (2 s)."
             )
         else:
             out.append(
-                f"{g['goal']}: {g['value']}. `LiveMarkdown.set` sends the first text at once; "
+                f"{g['goal']}: {g['value']}. `LiveMarkdown.append` sends the first text at once; "
                 "the delay is the kernel's, between parsing and publishing."
             )
     return out

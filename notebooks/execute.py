@@ -70,8 +70,9 @@ def execute(name: str, jupyter: str) -> None:
     with tempfile.TemporaryDirectory(prefix="sora_nb-journal-") as data_dir:
         env["SORA_NB_DATA_DIR"] = data_dir
         shutil.rmtree(NOTEBOOKS / "videos" / name, ignore_errors=True)
-        subprocess.run([jupyter, "execute", f"{name}.ipynb", "--inplace"], cwd=NOTEBOOKS,
-                       env=env, check=True)
+        subprocess.run(
+            [jupyter, "execute", f"{name}.ipynb", "--inplace"], cwd=NOTEBOOKS, env=env, check=True
+        )
     clean(NOTEBOOKS / f"{name}.ipynb")
 
 

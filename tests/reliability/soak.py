@@ -136,26 +136,6 @@ class FlakyConnect(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-class JournalTracker:
-    """Journal writes as the magics make them (``notebook/work.py``'s JobTracker): the job is
-    recorded as soon as the gateway answers the create, and updated on every change."""
-
-    def __init__(self, journal: Journal, base_url: str, params: dict[str, Any]) -> None:
-        self.journal, self.base_url, self.params = journal, base_url, params
-        self.job: sora_nb.Job | None = None
-        self.recorded = False
-
-    def __call__(self, job: sora_nb.Job) -> None:
-        self.job = job
-        if not job.id:
-            return
-        if not self.recorded:
-            self.journal.record(self.base_url, job, self.params)
-            self.recorded = True
-        else:
-            self.journal.update(self.base_url, job)
-
-
 def poll_faults(settings: Settings) -> list[Fault]:
     """Seven poll faults, each failing ``poll_fail_rate / 7`` of all status queries.
 
@@ -299,7 +279,6 @@ class Report:
 async def _one(
     index: int,
     client: sora_nb.AsyncClient,
-    journal: Journal,
     out_dir: Path,
     settings: Settings,
     gate: asyncio.Semaphore,
@@ -307,25 +286,29 @@ async def _one(
     prompt = f"reliability job {index:05d}: a paper boat on a pond, take {index}"
     params = {"orientation": "landscape" if index % 2 else "portrait", "size": "small"}
     outcome = Outcome(index, prompt, "error")
-    track = JournalTracker(journal, client.base_url, {**params, "duration": 10})
+    seen: list[sora_nb.Job] = []
     async with gate:
         started = time.monotonic()
         try:
-            job = await client.create_video(prompt, model="sora-2", duration=10, **params)
-            track(job)
-            if not job.done:
-                job = await client.wait(job, timeout=settings.wait_timeout, on_update=track)
-                track(job)
-            path = await client.download(job, out_dir)
-            journal.update(client.base_url, job, path=path.resolve())
-            outcome.status, outcome.path = "completed", path.resolve()
+            # The lifecycle the magics use: the client's journal records the job on its
+            # create answer, follows it, and keeps the file's path.
+            prepared = client.prepare(
+                prompt, model="sora-2", duration=10, timeout=settings.wait_timeout, **params
+            )
+            run = await client.run_video(
+                prepared,
+                out_dir=out_dir,
+                on_update=seen.append,
+            )
+            outcome.status, outcome.path = "completed", run.path.resolve()
+            seen.append(run.job)
         except sora_nb.GenerationFailed as exc:
-            if exc.job.id:
-                track(exc.job)
+            seen.append(exc.job)
             outcome.status, outcome.reason, outcome.message = "failed", exc.reason, str(exc)
         except Exception as exc:  # every other ending is a broken promise, kept for the report
             outcome.message = f"{type(exc).__name__}: {exc}"
-        outcome.job_id = track.job.id if track.job is not None else None
+        ids = [job.id for job in seen if job.id]
+        outcome.job_id = ids[-1] if ids else None
         outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -359,12 +342,10 @@ async def campaign(settings: Settings, workdir: Path) -> Report:
             timeout=settings.timeout,
             poll_interval=settings.poll_interval,
             max_poll_interval=settings.max_poll_interval,
+            journal=journal,
         ) as client:
             outcomes = await asyncio.gather(
-                *(
-                    _one(i, client, journal, workdir / "videos", settings, gate)
-                    for i in range(settings.jobs)
-                )
+                *(_one(i, client, workdir / "videos", settings, gate) for i in range(settings.jobs))
             )
         elapsed = time.monotonic() - started
         polls: Counter[str] = Counter()

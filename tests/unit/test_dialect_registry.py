@@ -63,7 +63,7 @@ def test_register_refuses_clashes_and_non_dialects(tasks):
     imposter.name = "openai"
     with pytest.raises(E.ConfigError, match="built-in dialect"):
         dialects.register(imposter)
-    with pytest.raises(E.ConfigError, match="not a sora_nb.dialects.Dialect"):
+    with pytest.raises(E.ConfigError, match=r"not a sora_nb\.dialects\.Dialect"):
         dialects.register(object())  # type: ignore[arg-type]
     nameless = TasksRelay()
     nameless.name = "two words"

@@ -10,7 +10,6 @@ import pytest
 from sora_nb import _errors, flows
 from sora_nb import _exceptions as E
 from sora_nb.dialects import chat, openai, unified
-from sora_nb.dialects.chat import ChatStreamState
 from sora_nb.flows import MAX_POLL_FAILURES, Emit, Reply, Send, Sleep
 from sora_nb.models import Job, VideoRequest
 from sora_nb.polling import PollSchedule
