@@ -29,7 +29,7 @@ from . import _exceptions as E
 from ._secret import Secret, scrub, scrub_bytes
 from .dialects import Dialect, HttpRequest
 from .events import RunEvent, Text
-from .files import load_image, safe_filename, temp_name
+from .files import load_image, media_kind, safe_filename, temp_name
 from .models import ChatEvent, ImageResult, Job
 from .plans import ClientCore, OnEvent
 from .runs import Outcome, PreparedVideo
@@ -37,6 +37,10 @@ from .runs import Outcome, PreparedVideo
 __all__ = ["AsyncClient", "Client", "load_image", "safe_filename"]
 
 log = logging.getLogger("sora_nb")
+
+# The largest answer read into memory (a status, an error, a chat answer): videos are streamed to
+# disk instead. A gateway sending more is refused rather than allowed to fill the kernel's memory.
+MAX_ANSWER_BYTES = 32 << 20
 
 OnUpdate = Callable[[Job], Any]
 Messages = str | Sequence[Mapping[str, Any]]
@@ -99,21 +103,52 @@ class _Transport(ClientCore):
     def _failed(self, exc: httpx.HTTPError, request: HttpRequest) -> E.SoraError:
         return _errors.from_transport(exc, what=flows.describe(request), secrets=self._secrets())
 
-    def _refused(self, response: httpx.Response, request: HttpRequest) -> E.SoraError:
+    def _refused(
+        self, response: httpx.Response, content: bytes, request: HttpRequest
+    ) -> E.SoraError:
         return _errors.from_reply(
             response.status_code,
             response.headers,
-            response.text,
+            content.decode(response.encoding or "utf-8", "replace"),
             what=flows.describe(request),
             secrets=self._secrets(),
         )
 
-    def _reply(self, response: httpx.Response) -> flows.Reply:
+    def _reply(self, response: httpx.Response, content: bytes) -> flows.Reply:
         # Scrubbed as it arrives: a gateway that echoes the key (in a failure reason, say) must
         # not leave it in any value a traceback with locals could show.
         return flows.Reply(
-            response.status_code, response.headers, scrub_bytes(response.content, self._secrets())
+            response.status_code, response.headers, scrub_bytes(content, self._secrets())
         )
+
+    def _bounded(self, size: int, request: HttpRequest, deadline: float | None) -> None:
+        """An answer being read may not grow past MAX_ANSWER_BYTES, nor arrive past its
+        deadline (checked as each piece arrives, so a drip-fed answer cannot stretch a wait)."""
+        if size > MAX_ANSWER_BYTES:
+            raise E.ProtocolError(
+                f"the gateway's answer while {flows.describe(request)} passed "
+                f"{MAX_ANSWER_BYTES >> 20} MiB; sora_nb stopped reading it"
+            )
+        if deadline is not None and self._clock() > deadline:
+            raise E.TimeoutError(
+                f"the gateway's answer while {flows.describe(request)} was still arriving "
+                "when the time was up"
+            )
+
+    def _not_a_video(self, response: httpx.Response, head: bytes) -> E.ProtocolError:
+        kind = response.headers.get("content-type", "no content type").split(";")[0].strip()
+        snippet = " ".join(
+            scrub_bytes(head[:80], self._secrets()).decode("utf-8", "replace").split()
+        )
+        return E.ProtocolError(
+            f"the video link answered {kind}, not a video (it begins {snippet[:60]!r}); "
+            "nothing was saved"
+        )
+
+    @staticmethod
+    def _textual(response: httpx.Response) -> bool:
+        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        return kind.startswith("text/") or kind.endswith("json") or kind.endswith("xml")
 
     @staticmethod
     def _check_length(response: httpx.Response, written: int) -> None:
@@ -176,25 +211,37 @@ class Client(_Transport):
 
     # -- performing steps -------------------------------------------------------------------------
 
-    def _send(self, request: HttpRequest, stream: bool = False) -> Any:
+    def _send(
+        self, request: HttpRequest, stream: bool = False, deadline: float | None = None
+    ) -> Any:
+        content = b""
         try:
             response = self._http.send(
                 self._build(self._http, request, stream), auth=self._auth, stream=True
             )
             if response.status_code >= 400 or not stream:
                 try:
-                    response.read()
+                    content = self._read(response, request, deadline)
                 finally:
                     response.close()
         except httpx.HTTPError as exc:
             raise self._failed(exc, request) from exc
         if response.status_code >= 400:
-            raise self._refused(response, request)
+            raise self._refused(response, content, request)
         log.debug("%s %s -> %d", request.method, request.kind, response.status_code)
         if not stream:
-            return self._reply(response)
+            return self._reply(response, content)
         events = EventSource(response).iter_sse() if self._is_sse(response) else None
         return _Stream(response, request, events)
+
+    def _read(
+        self, response: httpx.Response, request: HttpRequest, deadline: float | None
+    ) -> bytes:
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            self._bounded(len(body), request, deadline)
+        return bytes(body)
 
     def _receive(self, stream: _Stream) -> str | flows.Whole | None:
         try:
@@ -202,22 +249,31 @@ class Client(_Transport):
                 if stream.whole_read:
                     return None
                 stream.whole_read = True
-                return flows.Whole(scrub_bytes(stream.response.read(), self._secrets()))
+                content = self._read(stream.response, stream.request, None)
+                return flows.Whole(scrub_bytes(content, self._secrets()))
             sse = next(stream.events, None)
         except httpx.HTTPError as exc:
             raise self._failed(exc, stream.request) from exc
         return None if sse is None else self._data(sse.data)
 
-    def _fetch(self, request: HttpRequest, target: Path) -> Path:
+    def _fetch(self, request: HttpRequest, target: Path, expect: str | None) -> Path:
         stream = self._send(request, stream=True)
         response = stream.response
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp, written = temp_name(target), 0
+        tmp, written, head = temp_name(target), 0, b""
         try:
+            if expect and self._textual(response):
+                raise self._not_a_video(response, self._read(response, request, None)[:4096])
+            target.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as fh:
                 for chunk in response.iter_bytes():
+                    if expect and len(head) < 16:
+                        head += chunk[:16]
+                        if len(head) >= 16 and media_kind(head) is None:
+                            raise self._not_a_video(response, head)
                     fh.write(chunk)
                     written += len(chunk)
+            if expect and media_kind(head) is None:
+                raise self._not_a_video(response, head)
             self._check_length(response, written)
             os.replace(tmp, target)
             return target
@@ -242,13 +298,13 @@ class Client(_Transport):
                 value, error = None, None
                 try:
                     if isinstance(step, flows.Send):
-                        value = self._send(step.request, step.stream)
+                        value = self._send(step.request, step.stream, step.deadline)
                         if step.stream:
                             streams.append(value)
                     elif isinstance(step, flows.Receive):
                         value = self._receive(step.stream)
                     elif isinstance(step, flows.Fetch):
-                        value = self._fetch(step.request, step.target)
+                        value = self._fetch(step.request, step.target, step.expect)
                     elif isinstance(step, flows.Sleep):
                         time.sleep(step.seconds)
                     else:
@@ -452,25 +508,37 @@ class AsyncClient(_Transport):
 
     # -- performing steps -------------------------------------------------------------------------
 
-    async def _send(self, request: HttpRequest, stream: bool = False) -> Any:
+    async def _send(
+        self, request: HttpRequest, stream: bool = False, deadline: float | None = None
+    ) -> Any:
+        content = b""
         try:
             response = await self._http.send(
                 self._build(self._http, request, stream), auth=self._auth, stream=True
             )
             if response.status_code >= 400 or not stream:
                 try:
-                    await response.aread()
+                    content = await self._read(response, request, deadline)
                 finally:
                     await response.aclose()
         except httpx.HTTPError as exc:
             raise self._failed(exc, request) from exc
         if response.status_code >= 400:
-            raise self._refused(response, request)
+            raise self._refused(response, content, request)
         log.debug("%s %s -> %d", request.method, request.kind, response.status_code)
         if not stream:
-            return self._reply(response)
+            return self._reply(response, content)
         events = EventSource(response).aiter_sse() if self._is_sse(response) else None
         return _Stream(response, request, events)
+
+    async def _read(
+        self, response: httpx.Response, request: HttpRequest, deadline: float | None
+    ) -> bytes:
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            self._bounded(len(body), request, deadline)
+        return bytes(body)
 
     async def _receive(self, stream: _Stream) -> str | flows.Whole | None:
         try:
@@ -478,22 +546,32 @@ class AsyncClient(_Transport):
                 if stream.whole_read:
                     return None
                 stream.whole_read = True
-                return flows.Whole(scrub_bytes(await stream.response.aread(), self._secrets()))
+                content = await self._read(stream.response, stream.request, None)
+                return flows.Whole(scrub_bytes(content, self._secrets()))
             sse = await anext(stream.events, None)
         except httpx.HTTPError as exc:
             raise self._failed(exc, stream.request) from exc
         return None if sse is None else self._data(sse.data)
 
-    async def _fetch(self, request: HttpRequest, target: Path) -> Path:
+    async def _fetch(self, request: HttpRequest, target: Path, expect: str | None) -> Path:
         stream = await self._send(request, stream=True)
         response = stream.response
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp, written = temp_name(target), 0
+        tmp, written, head = temp_name(target), 0, b""
         try:
+            if expect and self._textual(response):
+                body = await self._read(response, request, None)
+                raise self._not_a_video(response, body[:4096])
+            target.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as fh:
                 async for chunk in response.aiter_bytes():
+                    if expect and len(head) < 16:
+                        head += chunk[:16]
+                        if len(head) >= 16 and media_kind(head) is None:
+                            raise self._not_a_video(response, head)
                     fh.write(chunk)
                     written += len(chunk)
+            if expect and media_kind(head) is None:
+                raise self._not_a_video(response, head)
             self._check_length(response, written)
             os.replace(tmp, target)
             return target
@@ -518,13 +596,13 @@ class AsyncClient(_Transport):
                 value, error = None, None
                 try:
                     if isinstance(step, flows.Send):
-                        value = await self._send(step.request, step.stream)
+                        value = await self._send(step.request, step.stream, step.deadline)
                         if step.stream:
                             streams.append(value)
                     elif isinstance(step, flows.Receive):
                         value = await self._receive(step.stream)
                     elif isinstance(step, flows.Fetch):
-                        value = await self._fetch(step.request, step.target)
+                        value = await self._fetch(step.request, step.target, step.expect)
                     elif isinstance(step, flows.Sleep):
                         await asyncio.sleep(step.seconds)
                     else:

@@ -15,7 +15,14 @@ from pathlib import Path
 from . import _exceptions as E
 from .dialects import ImageFile, ImageRef
 
-__all__ = ["MAX_IMAGE_BYTES", "image_list", "load_image", "safe_filename", "temp_name"]
+__all__ = [
+    "MAX_IMAGE_BYTES",
+    "image_list",
+    "load_image",
+    "media_kind",
+    "safe_filename",
+    "temp_name",
+]
 
 MAX_IMAGE_BYTES = 50 << 20
 _IMAGE_MAGIC = {
@@ -74,3 +81,15 @@ def safe_filename(name: str, default: str = "video") -> str:
 def temp_name(target: Path) -> Path:
     """Where a download is written until it is complete (then renamed to ``target``)."""
     return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+
+
+def media_kind(head: bytes) -> str | None:
+    """What a file's first bytes (16 are enough) say it is: ``"mp4"`` (ISO base media: mp4,
+    mov, m4v, 3gp all start with a box whose type is ``ftyp``, or with ``moov``/``mdat``/
+    ``free``/``wide`` boxes in older QuickTime files), ``"webm"`` (an EBML header), or None.
+    An HTML error page or a JSON document is None."""
+    if len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "webm"
+    return None

@@ -43,6 +43,9 @@ class Reply:
 class Send:
     request: HttpRequest
     stream: bool = False  # the driver hands back the open response instead of a Reply
+    # The answer must be in by then (the flow's clock): a gateway that drips its answer byte by
+    # byte cannot hold a wait past its timeout.
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,16 @@ class Emit:
 
 @dataclass(frozen=True)
 class Fetch:
-    """Stream ``request``'s body to ``target`` (under a temporary name until complete)."""
+    """Stream ``request``'s body to ``target`` (under a temporary name until complete).
+
+    ``expect``: what the file must be (``"video"``: its first bytes are a video container's, see
+    ``files.media_kind``); anything else (an HTML error page with status 200) is refused and
+    nothing is left under ``target``'s name.
+    """
 
     request: HttpRequest
     target: Path
+    expect: str | None = "video"
 
 
 @dataclass(frozen=True)
@@ -118,7 +127,7 @@ def send(
     while True:
         attempt += 1
         try:
-            return (yield Send(request, stream=stream))
+            return (yield Send(request, stream=stream, deadline=deadline))
         except E.SoraError as exc:
             delay = policy.delay(exc, attempt, creates=request.creates)
             if (
@@ -150,13 +159,15 @@ def call(request: HttpRequest, policy: RetryPolicy, parse: Callable[[Reply], Any
     return parse(reply)
 
 
-def download(request: HttpRequest, target: Path, policy: RetryPolicy) -> Flow:
+def download(
+    request: HttpRequest, target: Path, policy: RetryPolicy, *, expect: str | None = "video"
+) -> Flow:
     """Fetch to ``target``, starting again after a failure as ``policy`` allows (GET is safe)."""
     attempt = 0
     while True:
         attempt += 1
         try:
-            return (yield Fetch(request, target))
+            return (yield Fetch(request, target, expect))
         except E.SoraError as exc:
             delay = policy.delay(exc, attempt, creates=False)
             if delay is None:

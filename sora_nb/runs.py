@@ -46,7 +46,8 @@ __all__ = [
     "wait",
 ]
 
-_MEDIA_SUFFIXES = (".mp4", ".webm", ".mov", ".webp", ".jpg", ".jpeg", ".png", ".gif")
+_IMAGE_SUFFIXES = (".webp", ".jpg", ".jpeg", ".png", ".gif")
+_MEDIA_SUFFIXES = (".mp4", ".webm", ".mov", ".m4v", ".mkv", *_IMAGE_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,10 @@ def download(
     target = folder / name
     if target.resolve().parent != folder.resolve():
         raise E.ValidationError(f"file name {name!r} escapes the folder {str(folder)!r}")
-    path = yield from flows.download(request, target, ctx.policy)
+    # A video must be a video; an image (a thumbnail, or %%sora_image's file) is kept as sent.
+    image = variant != "video" or target.suffix.lower() in _IMAGE_SUFFIXES
+    expect = None if image else "video"
+    path = yield from flows.download(request, target, ctx.policy, expect=expect)
     yield Emit(Saved(job, path))
     return path
 

@@ -1,0 +1,103 @@
+"""Answers that never end, never stop growing, or are not what they say: every read is bounded
+by the wait's deadline and a size cap, and a download must be a video."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import sora_nb
+from sora_nb.client import MAX_ANSWER_BYTES
+from sora_nb.models import Job
+from tests.conftest import maybe
+from tests.hostile import Answer, drip, hostile_relay, huge, once
+
+PENDING = json.dumps({"id": "task_1", "status": "pending"}).encode()
+
+
+def test_a_drip_fed_poll_answer_cannot_hold_a_wait_past_its_timeout(run_client):
+    with hostile_relay() as relay:
+        # 35 bytes, one every 0.3 s: about 10 s for one answer, against a 1.5 s timeout.
+        relay.answer("GET", "/v1/video/query", Answer(drip(PENDING), delay=0.3))
+
+        async def scenario(client):
+            with pytest.raises(sora_nb.PollTimeout) as info:
+                await maybe(client.wait("task_1", timeout=1.5))
+            return info.value
+
+        error = run_client(relay, scenario, dialect="unified")
+        assert error.job_id == "task_1"
+        # The client stopped reading mid-answer: before the fix it read every dripped byte.
+        assert relay.served and not relay.served[0].completed
+        assert relay.served[0].sent < len(PENDING)
+
+
+def test_an_endless_answer_is_not_read_into_memory(run_client):
+    pad = MAX_ANSWER_BYTES + (8 << 20)
+    with hostile_relay() as relay:
+        # Valid JSON, 40 MiB of it: read whole, it would parse.
+        relay.answer(
+            "GET",
+            "/v1/video/query",
+            Answer(huge(b'{"id": "task_1", "status": "pending"', pad, b"}")),
+        )
+
+        async def scenario(client):
+            with pytest.raises(sora_nb.ProtocolError) as info:
+                await maybe(client.get_job("task_1"))
+            return info.value
+
+        error = run_client(relay, scenario, dialect="unified", retries=0)
+        # Before the cap, the whole answer was read (and parsed: it is valid JSON).
+        assert "MiB" in str(error) and "stopped reading" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/html; charset=utf-8", b"<html><body>502 Bad Gateway</body></html>"),
+        ("application/octet-stream", b"<html><body>expired link</body></html>" * 3),
+        ("application/json", b'{"error": {"message": "link expired"}}'),
+    ],
+)
+def test_a_download_that_is_not_a_video_leaves_nothing(run_client, tmp_path, content_type, body):
+    with hostile_relay() as relay:
+        relay.answer(
+            "GET", "/cdn/v.mp4", Answer(once(body), headers={"content-type": content_type})
+        )
+        job = Job(
+            id="task_1",
+            status="completed",
+            dialect="unified",
+            video_url=f"{relay.origin}/cdn/v.mp4",
+        )
+
+        async def scenario(client):
+            with pytest.raises(sora_nb.ProtocolError) as info:
+                await maybe(client.download(job, tmp_path))
+            return info.value
+
+        error = run_client(relay, scenario)
+    assert "not a video" in str(error) and "nothing was saved" in str(error)
+    assert list(tmp_path.iterdir()) == []  # no .mp4 and no half-written .part
+
+
+def test_a_real_video_with_an_odd_content_type_is_kept(run_client, tmp_path):
+    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
+    with hostile_relay() as relay:
+        relay.answer(
+            "GET", "/cdn/v.mp4", Answer(once(mp4), headers={"content-type": "binary/octet-stream"})
+        )
+        job = Job(
+            id="task_1",
+            status="completed",
+            dialect="unified",
+            video_url=f"{relay.origin}/cdn/v.mp4",
+        )
+
+        async def scenario(client):
+            return await maybe(client.download(job, tmp_path))
+
+        path = run_client(relay, scenario)
+    assert path.read_bytes() == mp4
