@@ -87,9 +87,17 @@ class _Transport(ClientCore):
         }
 
     def _build(
-        self, http: httpx.Client | httpx.AsyncClient, request: HttpRequest, stream: bool
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        request: HttpRequest,
+        stream: bool,
+        deadline: float | None = None,
     ) -> httpx.Request:
         timeout = self.stream_timeout if stream else self.timeout
+        if deadline is not None:
+            # No single read may wait past the deadline either (the sync client cannot be
+            # interrupted mid-read otherwise).
+            timeout = max(0.001, min(timeout, deadline - self._clock()))
         return http.build_request(
             request.method,
             self._url(request.path),
@@ -134,6 +142,15 @@ class _Transport(ClientCore):
                 f"the gateway's answer while {flows.describe(request)} was still arriving "
                 "when the time was up"
             )
+
+    def _late(self, deadline: float | None, request: HttpRequest) -> float | None:
+        """Seconds left before ``deadline``; TimeoutError once it has passed."""
+        if deadline is None:
+            return None
+        left = deadline - self._clock()
+        if left <= 0:
+            raise E.TimeoutError(f"no answer in time while {flows.describe(request)}")
+        return left
 
     def _not_a_video(self, response: httpx.Response, head: bytes) -> E.ProtocolError:
         kind = response.headers.get("content-type", "no content type").split(";")[0].strip()
@@ -217,7 +234,7 @@ class Client(_Transport):
         content = b""
         try:
             response = self._http.send(
-                self._build(self._http, request, stream), auth=self._auth, stream=True
+                self._build(self._http, request, stream, deadline), auth=self._auth, stream=True
             )
             if response.status_code >= 400 or not stream:
                 try:
@@ -243,7 +260,8 @@ class Client(_Transport):
             self._bounded(len(body), request, deadline)
         return bytes(body)
 
-    def _receive(self, stream: _Stream) -> str | flows.Whole | None:
+    def _receive(self, stream: _Stream, deadline: float | None) -> str | flows.Whole | None:
+        self._late(deadline, stream.request)
         try:
             if stream.events is None:
                 if stream.whole_read:
@@ -254,6 +272,7 @@ class Client(_Transport):
             sse = next(stream.events, None)
         except httpx.HTTPError as exc:
             raise self._failed(exc, stream.request) from exc
+        self._late(deadline, stream.request)
         return None if sse is None else self._data(sse.data)
 
     def _fetch(self, request: HttpRequest, target: Path, expect: str | None) -> Path:
@@ -302,7 +321,7 @@ class Client(_Transport):
                         if step.stream:
                             streams.append(value)
                     elif isinstance(step, flows.Receive):
-                        value = self._receive(step.stream)
+                        value = self._receive(step.stream, step.deadline)
                     elif isinstance(step, flows.Fetch):
                         value = self._fetch(step.request, step.target, step.expect)
                     elif isinstance(step, flows.Sleep):
@@ -514,7 +533,7 @@ class AsyncClient(_Transport):
         content = b""
         try:
             response = await self._http.send(
-                self._build(self._http, request, stream), auth=self._auth, stream=True
+                self._build(self._http, request, stream, deadline), auth=self._auth, stream=True
             )
             if response.status_code >= 400 or not stream:
                 try:
@@ -540,7 +559,8 @@ class AsyncClient(_Transport):
             self._bounded(len(body), request, deadline)
         return bytes(body)
 
-    async def _receive(self, stream: _Stream) -> str | flows.Whole | None:
+    async def _receive(self, stream: _Stream, deadline: float | None) -> str | flows.Whole | None:
+        left = self._late(deadline, stream.request)
         try:
             if stream.events is None:
                 if stream.whole_read:
@@ -548,7 +568,11 @@ class AsyncClient(_Transport):
                 stream.whole_read = True
                 content = await self._read(stream.response, stream.request, None)
                 return flows.Whole(scrub_bytes(content, self._secrets()))
-            sse = await anext(stream.events, None)
+            sse = await asyncio.wait_for(anext(stream.events, None), left)
+        except asyncio.TimeoutError:
+            raise E.TimeoutError(
+                f"no answer in time while {flows.describe(stream.request)}"
+            ) from None
         except httpx.HTTPError as exc:
             raise self._failed(exc, stream.request) from exc
         return None if sse is None else self._data(sse.data)
@@ -600,7 +624,7 @@ class AsyncClient(_Transport):
                         if step.stream:
                             streams.append(value)
                     elif isinstance(step, flows.Receive):
-                        value = await self._receive(step.stream)
+                        value = await self._receive(step.stream, step.deadline)
                     elif isinstance(step, flows.Fetch):
                         value = await self._fetch(step.request, step.target, step.expect)
                     elif isinstance(step, flows.Sleep):

@@ -82,6 +82,7 @@ class Receive:
     stream; None at the end."""
 
     stream: Any
+    deadline: float | None = None  # the flow's clock: no event by then is a TimeoutError
 
 
 @dataclass(frozen=True)

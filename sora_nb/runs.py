@@ -244,10 +244,12 @@ def _streamed(prepared: PreparedVideo, ctx: Context) -> Flow:
     progress (Progressed) and at the end the link; an answer that ends without one failed."""
     r = prepared.request
     state = ChatStreamState()
-    stream = yield from flows.send(prepared.create, ctx.policy, stream=True)
+    timeout = prepared.timeout
+    deadline = None if timeout is None else ctx.clock() + timeout
+    stream = yield from flows.send(prepared.create, ctx.policy, stream=True, deadline=deadline)
     last: Job | None = None
     submitted = False
-    while (event := (yield from next_event(stream, state))) is not None:
+    while (event := (yield from next_event(stream, state, deadline))) is not None:
         job = state.job(dialect=prepared.dialect.name, model=r.model, prompt=r.prompt)
         yield Emit(Text(event, job))
         if job.status == "failed":  # only once the answer is complete: decided below
@@ -330,11 +332,14 @@ def interrupted(state: ChatStreamState, cause: E.SoraError | None) -> E.StreamIn
     )
 
 
-def next_event(stream: Any, state: ChatStreamState) -> Flow:
-    """Read ``stream`` until ``state`` has something new to report; None at the end."""
+def next_event(stream: Any, state: ChatStreamState, deadline: float | None = None) -> Flow:
+    """Read ``stream`` until ``state`` has something new to report; None at the end.
+
+    ``deadline``: past it the stream is closed and :class:`StreamInterrupted` (keeping the text
+    and the task id seen) says the time was up."""
     while not state.done:
         try:
-            data = yield Receive(stream)
+            data = yield Receive(stream, deadline)
         except E.SoraError as exc:
             raise interrupted(state, exc) from None
         if data is None:

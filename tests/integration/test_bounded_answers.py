@@ -101,3 +101,18 @@ def test_a_real_video_with_an_odd_content_type_is_kept(run_client, tmp_path):
 
         path = run_client(relay, scenario)
     assert path.read_bytes() == mp4
+
+
+def test_a_video_through_chat_stops_at_its_timeout(emu, run_client):
+    # The render takes 6 s; the stream stays open and streams progress meanwhile.
+    emu.set(job_seconds=6.0)
+
+    async def scenario(client):
+        with pytest.raises(sora_nb.StreamInterrupted) as info:
+            await maybe(client.generate_video("a slow comet", dialect="chat", timeout=1.5))
+        return info.value
+
+    error = run_client(emu, scenario)
+    assert "no answer in time" in str(error) or "time" in str(error)
+    assert error.task_id  # what was seen is kept: the relay may still finish it
+    assert emu.counters["create"] + emu.counters["chat"] == 1
