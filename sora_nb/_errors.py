@@ -1,11 +1,14 @@
 """The one place where httpx errors and gateway error answers become sora_nb errors.
 
 Everything that leaves here is scrubbed of the API key: relays have been seen to echo the key
-back in "invalid key" messages.
+back in "invalid key" messages, and an httpx error can quote a request header (an illegal
+header line) with the key in it. That includes the chain a translated error carries: see
+:func:`from_transport` for how to raise one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -13,7 +16,7 @@ from typing import Any
 import httpx
 
 from . import _exceptions as E
-from ._secret import Secret, scrub
+from ._secret import Secret, scrub, scrub_bytes
 from .dialects.errors import parse_error
 
 
@@ -74,7 +77,32 @@ def from_reply(
 def from_transport(
     exc: httpx.HTTPError, *, what: str, secrets: Iterable[Secret | str | None] = ()
 ) -> E.SoraError:
-    """A transport failure (no HTTP answer) as sora_nb's error."""
+    """A transport failure (no HTTP answer) as sora_nb's error, chained to a scrubbed copy of
+    ``exc`` (see :func:`scrub_chain`); ``exc`` and its chain are scrubbed in place too.
+
+    Raise the result as it is, without ``from exc``::
+
+        except httpx.HTTPError as exc:
+            error = _errors.from_transport(exc, what=..., secrets=...)
+            raise error  # or: raise Wrapper(...) from error
+
+    Its ``__cause__`` is already the scrubbed copy, and ``__suppress_context__`` hides the
+    original that Python records as ``__context__`` (itself scrubbed of the key, but still
+    holding its traceback's frames and, on httpx errors, ``.request`` with its headers).
+    ``raise error from exc`` would show the original instead; ``raise error from None`` would
+    drop the copy.
+    """
+    secrets = list(secrets)
+    _scrub_in_place(exc, secrets)
+    error = _translate_transport(exc, what=what, secrets=secrets)
+    error.__cause__ = scrub_chain(exc, secrets)
+    error.__suppress_context__ = True
+    return error
+
+
+def _translate_transport(
+    exc: httpx.HTTPError, *, what: str, secrets: list[Secret | str | None]
+) -> E.SoraError:
     detail = scrub(str(exc) or type(exc).__name__, secrets)
     # A pool timeout never got a connection either: nothing was sent.
     if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in detail:
@@ -89,6 +117,84 @@ def from_transport(
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
         return E.ConfigError(f"bad URL while {what}: {detail}")
     return E.TransportError(f"the connection to the gateway failed while {what}: {detail}")
+
+
+class ScrubbedError(Exception):
+    """Stands in for an exception whose own type could not be rebuilt with scrubbed arguments;
+    its message names that type."""
+
+
+def _scrub_value(value: Any, secrets: list[Secret | str | None]) -> Any:
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, bytes | bytearray):
+        return scrub_bytes(bytes(value), secrets)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return scrub(repr(value), secrets)  # an object: only its (scrubbed) picture is kept
+
+
+def scrub_chain(
+    exc: BaseException | None,
+    secrets: Iterable[Secret | str | None],
+    _copies: dict[int, BaseException | None] | None = None,
+) -> BaseException | None:
+    """A copy of ``exc`` and of everything chained to it (``__cause__``, ``__context__``), for
+    showing in a traceback: each of the same type (so ``isinstance`` checks still work), with
+    its arguments scrubbed of ``secrets``, and nothing else: no traceback (whose frames' locals
+    can hold request headers) and no attributes (an httpx error's ``.request`` carries the
+    Authorization header). A type that cannot be rebuilt that way, or whose message would still
+    show a secret, becomes a :class:`ScrubbedError` naming it."""
+    if exc is None:
+        return None
+    secrets = list(secrets)
+    copies = {} if _copies is None else _copies
+    if id(exc) in copies:
+        return copies[id(exc)]
+    copies[id(exc)] = None  # a cycle back here ends the chain
+    args = tuple(_scrub_value(a, secrets) for a in exc.args)
+    kind = type(exc)
+    copy: BaseException
+    try:
+        try:
+            copy = kind(*args)
+        except Exception:  # a constructor that wants more (keywords): the bare instance
+            copy = kind.__new__(kind, *args)
+        copy.args = args
+        shown = str(copy)
+        if scrub(shown, secrets) != shown:
+            raise ValueError("still shows a secret")
+    except Exception:
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        copy = ScrubbedError(f"{name}: {scrub(_safe_str(exc), secrets)}")
+    copies[id(exc)] = copy
+    copy.__cause__ = scrub_chain(exc.__cause__, secrets, copies)
+    copy.__context__ = scrub_chain(exc.__context__, secrets, copies)
+    copy.__suppress_context__ = exc.__suppress_context__
+    return copy
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return type(exc).__name__
+
+
+def _scrub_in_place(exc: BaseException, secrets: list[Secret | str | None]) -> None:
+    """Scrub the arguments of ``exc`` and of everything chained to it, in place: Python records
+    a handled exception as the ``__context__`` of what is raised while handling it."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        # An exception type that will not take new arguments keeps its own.
+        with contextlib.suppress(Exception):
+            item.args = tuple(_scrub_value(a, secrets) for a in item.args)
+        todo += [item.__cause__, item.__context__]
 
 
 def not_json(

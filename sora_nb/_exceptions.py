@@ -58,7 +58,15 @@ __all__ = [
 
 
 class SoraError(Exception):
-    """Base of every error sora_nb raises."""
+    """Base of every error sora_nb raises.
+
+    Errors pickle whole (a ProcessPoolExecutor worker, a multiprocessing queue): the default
+    would call the class again with only the message, which loses (or, for the keyword-only
+    arguments below, fails on) ``job_id``, ``status_code``, ``retry_after``…
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigError(SoraError, ValueError):
@@ -182,3 +190,12 @@ class PollTimeout(SoraError):
         super().__init__(message)
         self.job_id = job_id
         self.job = job
+
+
+def _restore(cls: type[SoraError], args: tuple[Any, ...], state: dict[str, Any]) -> SoraError:
+    """A pickled error, rebuilt without calling ``__init__`` (its keyword arguments are in
+    ``state`` already, as attributes)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error

@@ -242,7 +242,7 @@ class Client(_Transport):
                 finally:
                     response.close()
         except httpx.HTTPError as exc:
-            raise self._failed(exc, request) from exc
+            raise self._failed(exc, request)  # noqa: B904 (chained to a scrubbed copy: _errors)
         if response.status_code >= 400:
             raise self._refused(response, content, request)
         log.debug("%s %s -> %d", request.method, request.kind, response.status_code)
@@ -271,7 +271,7 @@ class Client(_Transport):
                 return flows.Whole(scrub_bytes(content, self._secrets()))
             sse = next(stream.events, None)
         except httpx.HTTPError as exc:
-            raise self._failed(exc, stream.request) from exc
+            raise self._failed(exc, stream.request)  # noqa: B904 (a scrubbed copy is its cause)
         self._late(deadline, stream.request)
         return None if sse is None else self._data(sse.data)
 
@@ -297,7 +297,7 @@ class Client(_Transport):
             os.replace(tmp, target)
             return target
         except httpx.HTTPError as exc:
-            raise self._failed(exc, request) from exc
+            raise self._failed(exc, request)  # noqa: B904 (chained to a scrubbed copy: _errors)
         finally:
             response.close()
             tmp.unlink(missing_ok=True)
@@ -541,7 +541,7 @@ class AsyncClient(_Transport):
                 finally:
                     await response.aclose()
         except httpx.HTTPError as exc:
-            raise self._failed(exc, request) from exc
+            raise self._failed(exc, request)  # noqa: B904 (chained to a scrubbed copy: _errors)
         if response.status_code >= 400:
             raise self._refused(response, content, request)
         log.debug("%s %s -> %d", request.method, request.kind, response.status_code)
@@ -574,7 +574,7 @@ class AsyncClient(_Transport):
                 f"no answer in time while {flows.describe(stream.request)}"
             ) from None
         except httpx.HTTPError as exc:
-            raise self._failed(exc, stream.request) from exc
+            raise self._failed(exc, stream.request)  # noqa: B904 (a scrubbed copy is its cause)
         return None if sse is None else self._data(sse.data)
 
     async def _fetch(self, request: HttpRequest, target: Path, expect: str | None) -> Path:
@@ -600,7 +600,7 @@ class AsyncClient(_Transport):
             os.replace(tmp, target)
             return target
         except httpx.HTTPError as exc:
-            raise self._failed(exc, request) from exc
+            raise self._failed(exc, request)  # noqa: B904 (chained to a scrubbed copy: _errors)
         finally:
             await response.aclose()
             tmp.unlink(missing_ok=True)

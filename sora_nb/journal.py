@@ -5,7 +5,10 @@ here as soon as the gateway answers the create, and updated as it moves, so ``%s
 --resume ID`` can finish it later. No API key is ever stored; the gateway is recorded by its base
 URL only.
 
-The file lives in the per-user data folder (``$SORA_NB_DATA_DIR`` overrides it).
+The file lives in the per-user data folder (``$SORA_NB_DATA_DIR`` overrides it). It holds
+prompts and signed video links, so on POSIX only its owner may read it: the folder is made 0700
+when sora_nb creates it, and the file (with SQLite's ``-wal``, ``-shm`` and ``-journal`` files,
+which take the database file's mode) 0600.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -104,7 +108,9 @@ class Journal:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else data_dir() / "jobs.sqlite3"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A folder sora_nb creates is private; one that exists is the user's to set.
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _make_private(self.path, *_side_files(self.path))
         with self._connect() as db:
             db.execute(_SCHEMA)
 
@@ -113,6 +119,8 @@ class Journal:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        if not self.path.exists():  # removed since: SQLite would recreate it readable by all
+            _make_private(self.path)
         with closing(sqlite3.connect(self.path, timeout=10.0)) as db, db:
             yield db
 
@@ -218,6 +226,37 @@ class JournalWriter:
                 self.journal.record(self.base_url, job, self.params)
         else:
             self.journal.record(self.base_url, job, self.params)
+
+
+def _side_files(path: Path) -> list[Path]:
+    return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+
+
+def _make_private(path: Path, *existing: Path) -> None:
+    """Create ``path`` (if missing) readable and writable by its owner only, and take group and
+    other access away from it and from ``existing`` files (journals of earlier versions were
+    0644). SQLite gives the files it adds the database file's mode. Best effort: a file the
+    user cannot change is left as it is, and sqlite3 reports what matters."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        fd = None
+    if fd is not None:
+        try:
+            if stat.S_IMODE(os.fstat(fd).st_mode) & 0o077:
+                os.fchmod(fd, 0o600)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    for other in existing:
+        try:
+            if stat.S_IMODE(other.stat().st_mode) & 0o077:
+                other.chmod(0o600)
+        except OSError:
+            pass  # absent (the usual case), or not ours
 
 
 def _seconds(value: Any) -> float | None:

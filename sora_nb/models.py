@@ -6,7 +6,7 @@ Pure data: no I/O. Status words from every gateway are normalised here to one sm
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -178,16 +178,39 @@ class Job:
         )
 
 
+class _BuiltOnRead:
+    """A dataclass field holding text that may be given as a zero-argument callable, called
+    once, on first read (a stream's text so far: building it for every event would make a
+    stream of n chunks cost n² characters). Reads, ``==``, ``repr``, ``replace`` and pickling
+    all see the ``str``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}_value"
+
+    def __get__(self, obj: object, owner: type | None = None) -> str:
+        if obj is None:  # no class-level default: the field stays required
+            raise AttributeError(self._slot)
+        value = obj.__dict__[self._slot]
+        if not isinstance(value, str):
+            value = value()
+            obj.__dict__[self._slot] = value
+        return value  # type: ignore[no-any-return]
+
+    def __set__(self, obj: object, value: str | Callable[[], str]) -> None:
+        obj.__dict__[self._slot] = value
+
+
 @dataclass(frozen=True)
 class ChatEvent:
     """One step of a streamed chat answer.
 
     ``text`` is this step's new text; ``full_text`` everything so far; ``progress``, ``task_id`` and
     ``video_urls`` are what the text has revealed so far (video models report these in prose).
+    ``full_text`` may be given as a zero-argument callable; it is then built on first read.
     """
 
     text: str
-    full_text: str
+    full_text: str = _BuiltOnRead()  # type: ignore[assignment]
     progress: float | None = None
     task_id: str | None = None
     video_urls: tuple[str, ...] = ()
@@ -200,6 +223,12 @@ class ChatEvent:
     def video_url(self) -> str | None:
         """The last video link seen, which is the finished one."""
         return self.video_urls[-1] if self.video_urls else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickles and copies carry the text itself, not the stream it would be built from.
+        state = dict(self.__dict__)
+        state["_full_text_value"] = self.full_text
+        return state
 
 
 @dataclass(frozen=True)

@@ -243,14 +243,16 @@ def _streamed(prepared: PreparedVideo, ctx: Context) -> Flow:
     """A video made in one streamed chat answer: the text reveals the task id (Submitted), the
     progress (Progressed) and at the end the link; an answer that ends without one failed."""
     r = prepared.request
-    state = ChatStreamState()
+    state = ChatStreamState(ctx.secrets)
     timeout = prepared.timeout
     deadline = None if timeout is None else ctx.clock() + timeout
     stream = yield from flows.send(prepared.create, ctx.policy, stream=True, deadline=deadline)
     last: Job | None = None
     submitted = False
     while (event := (yield from next_event(stream, state, deadline))) is not None:
-        job = state.job(dialect=prepared.dialect.name, model=r.model, prompt=r.prompt)
+        job = state.job(
+            dialect=prepared.dialect.name, model=r.model, prompt=r.prompt, with_text=False
+        )
         yield Emit(Text(event, job))
         if job.status == "failed":  # only once the answer is complete: decided below
             continue
@@ -361,7 +363,7 @@ def next_event(stream: Any, state: ChatStreamState, deadline: float | None = Non
 
 def chat_stream(request: HttpRequest, ctx: Context) -> Flow:
     """A streamed chat answer: one Text event per piece; StreamInterrupted if it ends early."""
-    state = ChatStreamState()
+    state = ChatStreamState(ctx.secrets)
     stream = yield from flows.send(request, ctx.policy, stream=True)
     while (event := (yield from next_event(stream, state))) is not None:
         yield Emit(Text(event))

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from .._exceptions import ProtocolError
+from .._secret import Secret, StreamScrubber
 from ..models import ChatEvent, Job, VideoRequest
 from ._base import HttpRequest, ImageRef, error_text
 from ._dialect import Abilities, Dialect
@@ -39,6 +41,9 @@ _PROGRESS_CONTEXT = re.compile(
 # A number counts once something follows it, so "4" then "4" streamed is read as 44, not 4.
 _PROGRESS_NUMBER = re.compile(r"(?<!\w)(?<!\d\.)(\d{1,3}(?:\.\d+)?)(?=\s*%|\.\.|[\s,;/)|]|$)")
 _CONTEXT_SPAN = 12  # longest progress keyword, in characters: how far back a new chunk looks
+# A number still arriving at the end of the unfinished line, and one in its decimals.
+_OPEN_NUMBER = re.compile(r"\d{1,3}(?:\.\d+)?\.?")
+_DECIMALS = re.compile(r"\d{1,3}\.\d+")
 _MD_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?\s*\)")
 _BARE_URL = re.compile(r"https?://[^\s<>\"'`)\]]+")
 _VIDEO_EXT = re.compile(r"\.(?:mp4|webm|mov|m4v|mkv)(?:$|[?#])", re.IGNORECASE)
@@ -67,6 +72,11 @@ class ChatTextScanner:
     progress only, and only once a progress word has appeared on it (found by looking at each
     new chunk, not the whole line). Text inside ``` fences (relays echo the prompt there) is
     never read as progress.
+
+    The unfinished line is never rescanned: numbers already settled (something followed them)
+    are counted once, and only the tail that may still grow into a number (``12``, ``12.``,
+    ``12.5``) is looked at again with the next chunk. So each character costs a bounded amount
+    of work however finely the stream is cut.
     """
 
     def __init__(self) -> None:
@@ -75,33 +85,80 @@ class ChatTextScanner:
         self.video_urls: list[str] = []
         self.finished = False  # the text said it is done
         self.failed_line: str | None = None
-        self._line = ""
         self._line_is_progress = False
         self._in_fence = False
+        self._new_line("")
+
+    def _new_line(self, text: str) -> None:
+        self._pieces = [text] if text else []  # the unfinished line, joined once it ends
+        self._head = text.lstrip()[:3]  # its first characters, to tell a ``` fence
+        self._recent = text[-_CONTEXT_SPAN:]  # its end, for a progress word split in two
+        # Progress on the unfinished line: text before ``_pending`` is settled (its numbers
+        # counted); ``_before`` is the two characters before it (the number pattern looks back
+        # two); ``_fraction`` says the pending text is a number whose decimals are arriving.
+        self._before = ""
+        self._pending: list[str] = []
+        self._fraction = False
 
     def feed(self, delta: str) -> None:
         if not delta:
             return
-        start = max(0, len(self._line) - _CONTEXT_SPAN)
-        self._line += delta
         if "\n" in delta:
-            *complete, self._line = self._line.split("\n")
-            for line in complete:
+            ended, _, rest = delta.rpartition("\n")
+            for line in ("".join(self._pieces) + ended).split("\n"):
                 self._scan_line(line)
-            start = 0
+            self._new_line(rest)
             self._line_is_progress = False
-        if not self._line or self._in_fence or self._line.lstrip().startswith("```"):
+            recent, new = "", rest
+        else:
+            recent, new = self._recent, delta
+            self._pieces.append(delta)
+            if len(self._head) < 3:
+                self._head = (self._head + delta)[:3] if self._head else delta.lstrip()[:3]
+            self._recent = (recent + delta)[-_CONTEXT_SPAN:]
+        if not self._pieces or self._in_fence or self._head == "```":
             return
         if not self._line_is_progress:
-            self._line_is_progress = bool(_PROGRESS_CONTEXT.search(self._line, start))
-        if self._line_is_progress:
-            self._scan_progress(self._line, final=False)
+            if not _PROGRESS_CONTEXT.search(recent + new):
+                return
+            # The line just became a progress line: read it from its start, once.
+            self._line_is_progress = True
+            self._before, self._pending, self._fraction = "", [], False
+            new = "".join(self._pieces)
+        self._scan_unfinished(new)
 
     def close(self) -> None:
         """The text is complete: scan the last line fully."""
-        if self._line:
-            self._scan_line(self._line)
-            self._line = ""
+        line = "".join(self._pieces)
+        if line:
+            self._scan_line(line)
+        self._new_line("")
+
+    def _scan_unfinished(self, new: str) -> None:
+        """Count the numbers ``new`` settles on the unfinished progress line.
+
+        Same reading as scanning the whole line each time (a number counts once something
+        follows it; the last one on the line is the progress), done on the unsettled tail only.
+        """
+        if self._fraction and new.isdecimal():
+            self._pending.append(new)  # more decimals: nothing can settle yet
+            return
+        text = self._before + "".join(self._pending) + new
+        base = len(self._before)
+        last = None
+        # "\0" stands for "more may follow": a number right at the end is not read yet.
+        for match in _PROGRESS_NUMBER.finditer(text + "\0", base):
+            value = float(match.group(1))
+            if 0 <= value <= 100:
+                last = value
+        # Numbers settled earlier were counted when they settled: the line's last number is
+        # the last one here, if any.
+        if last is not None and (self.progress is None or last >= self.progress):
+            self.progress = last
+        keep = _unsettled(text, base)
+        self._before = text[max(0, keep - 2) : keep]
+        self._pending = [text[keep:]] if keep < len(text) else []
+        self._fraction = bool(self._pending) and bool(_DECIMALS.fullmatch(text, keep))
 
     def _scan_line(self, line: str) -> None:
         if line.lstrip().startswith("```"):
@@ -133,6 +190,42 @@ class ChatTextScanner:
                 self.progress = value
 
 
+def _is_numeric(char: str) -> bool:
+    """A character a progress number is made of: a decimal digit (any script) or a dot."""
+    return char == "." or char.isdecimal()
+
+
+def _unsettled(text: str, base: int) -> int:
+    """Where the part of ``text`` that more text could still change begins (at least ``base``).
+
+    The number pattern reads digits and dots, two characters back and two ahead, so whether a
+    number starts at some place is settled once a character that is neither digit nor dot
+    follows it, or a ``..`` (which no number contains). After the last of those, at most one
+    number can start (at the run's first digit); it is open while the run is still a possible
+    prefix of a number followed by more: ``12``, ``12.``, ``12.5``, ``12.5.``.
+    """
+    end = len(text)
+    run = end
+    while run > base and _is_numeric(text[run - 1]):
+        run -= 1
+    if run == end:
+        return end
+    dots = text.rfind("..", max(run - 1, 0))
+    start = dots + 2 if dots >= 0 else run
+    # Inside the run from here there is no "..": a number can start only at its first digit.
+    first = start + 1 if start < end and text[start] == "." else start
+    if first >= end:
+        return end
+    before = text[first - 1] if first >= 1 else ""
+    if before and (before.isalnum() or before == "_"):
+        return end  # a letter or digit before it: no number starts here (the pattern's \w)
+    if before == "." and first >= 2 and text[first - 2].isdecimal():
+        return end  # "5.x": the pattern's (?<!\d\.)
+    if _OPEN_NUMBER.fullmatch(text, first):
+        return first
+    return end
+
+
 def _video_links(line: str) -> Iterable[str]:
     seen_in_md: set[str] = set()
     for bang, label, url in _MD_LINK.findall(line):
@@ -156,11 +249,17 @@ class ChatStreamState:
 
     Feed each SSE ``data`` field to :meth:`feed`; it returns an event, or None for payloads that
     carry nothing (keep-alives, role-only deltas). ``[DONE]`` sets :attr:`done`.
+
+    ``secrets``: keys to keep out of the text even when a relay streams one back piece by piece
+    (each delta passes a :class:`~sora_nb._secret.StreamScrubber`, which holds back only what
+    could be the start of a key until the next piece says otherwise).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: Iterable[Secret | str | None] = ()) -> None:
+        self._scrub: StreamScrubber | None = StreamScrubber(secrets) if secrets else None
         self.scanner = ChatTextScanner()
         self.parts: list[str] = []
+        self._joined = _Joined(self.parts)
         self.done = False
         self.finish_reason: str | None = None
         self.tool_calls: dict[int, dict[str, Any]] = {}
@@ -169,7 +268,12 @@ class ChatStreamState:
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        return self._text().upto(len(self.parts))
+
+    def _text(self) -> _Joined:
+        if self._joined.parts is not self.parts:  # parts replaced wholesale
+            self._joined = _Joined(self.parts)
+        return self._joined
 
     @property
     def complete(self) -> bool:
@@ -182,8 +286,12 @@ class ChatStreamState:
             return None
         if data == "[DONE]":
             self.done = True
+            rest = self._scrubbed("", final=True)
+            if rest:
+                self.parts.append(rest)
+                self.scanner.feed(rest)
             self.scanner.close()
-            return None
+            return self.event(rest) if rest else None
         try:
             chunk = json.loads(data)
         except ValueError:
@@ -211,6 +319,7 @@ class ChatStreamState:
         if isinstance(chunk.get("usage"), Mapping):
             self.usage = chunk["usage"]
         self._merge_tool_calls(tool_deltas)
+        delta_text = self._scrubbed(delta_text, final=self.finish_reason is not None)
         if delta_text:
             self.parts.append(delta_text)
             self.scanner.feed(delta_text)
@@ -220,11 +329,22 @@ class ChatStreamState:
             return None
         return self.event(delta_text, chunk)
 
+    def _scrubbed(self, text: str, *, final: bool) -> str:
+        scrubber = self._scrub
+        if scrubber is None:
+            return text
+        out = scrubber.feed(text) if text else ""
+        if final:
+            out += scrubber.close()
+            self._scrub = None
+        return out
+
     def event(self, delta_text: str, raw: Mapping[str, Any] | None = None) -> ChatEvent:
         scanner = self.scanner
         return ChatEvent(
             text=delta_text,
-            full_text=self.text,
+            # Built only if read: a stream of n chunks must not cost n² characters.
+            full_text=partial(self._text().upto, len(self.parts)),  # type: ignore[arg-type]
             progress=scanner.progress,
             task_id=scanner.task_id,
             video_urls=tuple(scanner.video_urls),
@@ -234,7 +354,14 @@ class ChatStreamState:
             raw=raw or {},
         )
 
-    def job(self, *, dialect: str, model: str | None = None, prompt: str | None = None) -> Job:
+    def job(
+        self,
+        *,
+        dialect: str,
+        model: str | None = None,
+        prompt: str | None = None,
+        with_text: bool = True,
+    ) -> Job:
         """What the text says about the video job it is about.
 
         Completed once a video link appears; failed when the answer is complete without one and
@@ -263,7 +390,8 @@ class ChatStreamState:
             prompt=prompt,
             video_url=scanner.video_urls[-1] if scanner.video_urls else None,
             error=error,
-            raw={"text": self.text},
+            # The whole text costs a join: a stream asks per chunk with with_text=False.
+            raw={"text": self.text} if with_text else {},
         )
 
     def _merge_tool_calls(self, deltas: list[Mapping[str, Any]]) -> None:
@@ -282,6 +410,26 @@ class ChatStreamState:
                     call["function"]["name"] += str(function["name"])
                 if function.get("arguments"):
                     call["function"]["arguments"] += str(function["arguments"])
+
+
+class _Joined:
+    """A stream's text as the pieces it arrived in, joined on demand: asking for the text up to
+    the newest piece joins only the pieces added since the last time."""
+
+    __slots__ = ("_count", "_text", "parts")
+
+    def __init__(self, parts: list[str]) -> None:
+        self.parts = parts
+        self._text = ""
+        self._count = 0
+
+    def upto(self, count: int) -> str:
+        if count < self._count:  # an older event read late
+            return "".join(self.parts[:count])
+        if count > self._count:
+            self._text += "".join(self.parts[self._count : count])
+            self._count = count
+        return self._text
 
 
 def parse_chat_completion(body: Any) -> ChatEvent:

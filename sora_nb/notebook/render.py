@@ -180,26 +180,56 @@ def grid_bundle(items: Sequence[Bundle], *, columns: int = 2) -> Bundle:
     }
 
 
-_MD_LINK_TARGET = re.compile(r"\]\(\s*<?([^)\s>]*)")
+# Link and image targets: inline ``](target`` (spaces and one line break may come first), and
+# reference definitions ``[label]: target`` (which ``[text][label]`` and ``![alt][label]`` use),
+# found anywhere, not only at a line's start: inside quotes (``> [r]: …``) and lists too.
+_MD_LINK_TARGET = re.compile(r"\]\(\s*<?((?:[^()\s>]|\([^()\s>]*\))*)")  # "(1)" inside too
+_MD_REFERENCE_TARGET = re.compile(r"\]:[ \t]*(?:\r?\n[ \t]*)?(\S+)")
+_MD_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a Markdown backslash escape: \: is ":"
+_URL_IGNORED = re.compile(r"[\t\n\r]")  # browsers drop these anywhere in a URL
+_URL_LEADING = "".join(map(chr, range(0x21))) + "<"  # …and C0 controls and spaces in front
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_SAFE_SCHEMES = ("http", "https", "mailto")
+
+
+def _scheme(target: str) -> str | None:
+    """The scheme a browser would see in ``target``, however it is disguised: character
+    references (``javascript&#58;``, ``&#106;avascript:``, ``java&#x73;cript:``, also twice over
+    as ``&amp;#58;``), Markdown escapes (``javascript\\:``), tabs and line breaks inside
+    (``jav&Tab;ascript:``), leading spaces and control characters, any case."""
+    url = target
+    for _ in range(8):
+        decoded = html.unescape(_MD_ESCAPED.sub(r"\1", url))
+        if decoded == url:
+            break
+        url = decoded
+    match = _SCHEME.match(_URL_IGNORED.sub("", url).lstrip(_URL_LEADING))
+    return match.group(1).lower() if match else None
+
+
+def _unsafe(target: str) -> bool:
+    scheme = _scheme(target)
+    return scheme is not None and scheme not in _SAFE_SCHEMES
 
 
 def safe_markdown(text: str) -> str:
     """Gateway text as Markdown that cannot carry script.
 
-    Raw HTML is escaped (``<script>``, ``<img onerror=…>`` show as text), and link or image
-    targets that are not http(s), relative or anchors are cut.
+    Raw HTML is escaped (``<script>``, ``<img onerror=…>`` show as text; so are autolinks such
+    as ``<javascript:…>``), and link or image targets, inline or in reference definitions, whose
+    scheme is not http(s) or mailto are cut; relative links and anchors stay.
     """
     # Escaping '<' is enough to stop every tag; '>' stays so Markdown quotes still render.
     escaped = text.replace("&", "&amp;").replace("<", "&lt;")
 
-    def fix(match: re.Match[str]) -> str:
-        target = match.group(1)
-        scheme = urlsplit(target).scheme.lower() if ":" in target else ""
-        if scheme and scheme not in ("http", "https", "mailto"):
-            return "](#unsafe-link-removed"
-        return match.group(0)
+    def fix_inline(match: re.Match[str]) -> str:
+        return "](#unsafe-link-removed" if _unsafe(match.group(1)) else match.group(0)
 
-    return _MD_LINK_TARGET.sub(fix, escaped)
+    def fix_reference(match: re.Match[str]) -> str:
+        return "]: #unsafe-link-removed" if _unsafe(match.group(1)) else match.group(0)
+
+    escaped = _MD_LINK_TARGET.sub(fix_inline, escaped)
+    return _MD_REFERENCE_TARGET.sub(fix_reference, escaped)
 
 
 def markdown_bundle(text: str) -> Bundle:
