@@ -220,8 +220,12 @@ def video(
                 job = yield from create(prepared, ctx)
         if prepared is not None:
             timeout = prepared.timeout
-        if not job.done:
-            job = yield from wait(job, ctx, timeout=timeout, fresh=resume is None)
+        if resume is not None and dialects.get(resume.dialect).abilities.poll:
+            # Ask the gateway, whatever the journal says: a row marked failed after a passing
+            # 404 may have completed since, and a completed one gets a fresh (signed) link.
+            job = yield from wait(resume, ctx, timeout=timeout, fresh=False)
+        elif not job.done:
+            job = yield from wait(job, ctx, timeout=timeout)
         elif job.status != "completed":
             raise E.GenerationFailed(
                 f"video job {job.id} {job.status}: {job.error or 'no reason given'}",

@@ -235,8 +235,12 @@ class Session:
                 try:
                     job = await client.get_job(entry.id, dialect=entry.dialect)
                 except E.NotFoundError:
+                    # One 404 is not an ending (relays answer it for a moment while a task moves
+                    # between upstreams): keep the status, say what was seen.
                     job = replace(
-                        entry.job(), status="failed", error="the gateway no longer knows this job"
+                        entry.job(),
+                        error="the gateway did not find this job when last asked; "
+                        "%sora_jobs --resume asks again",
                     )
                 self.journal.update(client.base_url, job)
 

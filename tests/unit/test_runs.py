@@ -196,14 +196,37 @@ def test_resume_of_a_journaled_job_polls_at_once_and_downloads(tmp_path):
     assert outcome.path is not None and driver.kinds()[-2:] == ["Finished", "Saved"]
 
 
-def test_resume_of_a_job_the_gateway_failed_raises_without_a_request():
+def test_resume_asks_the_gateway_whatever_the_journal_says(tmp_path):
+    # A row marked failed (after a passing 404, say) is asked about again: the job may have
+    # completed since. (It used to be refused without a request.)
     from sora_nb.models import Job
 
-    job = Job(id=TASK, status="failed", dialect="unified", error="moderation")
-    driver = Driver()
+    job = Job(id=TASK, status="failed", dialect="unified", error="not found")
+    driver = Driver([reply(unified_answer("completed", video_url="https://cdn.example/v.mp4"))])
+    outcome = driver.run(runs.video(None, driver.ctx(), out_dir=tmp_path, resume=job))
+    assert len(driver.sent) == 1 and outcome.job.ok and outcome.path is not None
+
+
+def test_resume_of_a_job_the_gateway_failed_reports_its_reason():
+    from sora_nb.models import Job
+
+    job = Job(id=TASK, status="in_progress", dialect="unified")
+    driver = Driver([reply(unified_answer("failed", error="moderation"))])
     with pytest.raises(E.GenerationFailed, match="moderation"):
         driver.run(runs.video(None, driver.ctx(), out_dir=None, resume=job))
-    assert driver.sent == [] and driver.kinds() == ["Failed"]
+    assert driver.kinds() == ["Progressed", "Failed"]
+
+
+def test_resume_of_a_chat_job_without_a_status_route_uses_what_the_journal_kept(tmp_path):
+    from sora_nb.models import Job
+
+    done = Job(id="task_x", status="completed", dialect="chat", video_url="https://c/x.mp4")
+    driver = Driver()
+    outcome = driver.run(runs.video(None, driver.ctx(), out_dir=tmp_path, resume=done))
+    assert driver.sent == [] and outcome.path is not None
+    failed = Job(id="task_x", status="failed", dialect="chat", error="moderation")
+    with pytest.raises(E.GenerationFailed, match="moderation"):
+        Driver().run(runs.video(None, driver.ctx(), out_dir=None, resume=failed))
 
 
 # -- videos through chat ---------------------------------------------------------------------------
