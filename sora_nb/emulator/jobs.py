@@ -24,7 +24,7 @@ from typing import Any
 
 from .render import RenderResult, png_image, render_video, scaled_size
 
-__all__ = ["Ids", "Job", "JobInfo", "JobStore", "JobsView"]
+__all__ = ["Ids", "Job", "JobInfo", "JobStore", "JobView", "JobsView"]
 
 # A failing job fails halfway through its render time, so progress visibly moved first.
 FAIL_AT = 0.5
@@ -114,6 +114,37 @@ class JobInfo:
     error: str | None
     remixed_from: str | None
     queue_position: int | None
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One job as the answers describe it at one moment: what was asked, and where the schedule
+    stands. The shapes (`shapes/`) are functions of this value, so they need no store or clock."""
+
+    id: str
+    dialect: str
+    model: str
+    prompt: str
+    width: int
+    height: int
+    seconds: float
+    orientation: str
+    params: dict[str, Any]
+    token: str  # file name on the CDN
+    date: str  # YYYYMMDD directory on the CDN
+    fail_reason: str | None
+    remixed_from: str | None
+    status: str  # queued | in_progress | completed | failed
+    progress: float  # 0..1, unrounded
+    queue_position: int | None  # 1 = next to start; None once started
+    queue_wait: float | None  # seconds until it starts, estimated; None once started
+    created_at: float  # wall clock, seconds
+    changed_at: float  # wall clock of the latest status change
+    ended_at: float | None  # wall clock the render finished or failed; None before
+
+    @property
+    def upstream_id(self) -> str:
+        return self.id.split(":", 1)[1] if ":" in self.id else self.id
 
 
 class JobStore:
@@ -269,24 +300,51 @@ class JobStore:
         concurrency = max(1, int(self._config().concurrency))
         return round(((pos - 1) // concurrency + 1) * job.render_seconds, 3)
 
-    def info(self, job: Job) -> JobInfo:
+    def view(self, job: Job) -> JobView:
+        """The job now, as one consistent value for the shapes."""
         with self.lock:
             self.tick()
-            return JobInfo(
+            moment = {"queued": job.created, "in_progress": job.start}.get(job.status, job.end)
+            return JobView(
                 id=job.id,
                 dialect=job.dialect,
                 model=job.model,
                 prompt=job.prompt,
-                status=job.status,
-                progress=round(self.progress(job) * 100, 3),
-                params=dict(job.params),
                 width=job.width,
                 height=job.height,
                 seconds=job.seconds,
-                error=job.fail_reason if job.status == "failed" else None,
+                orientation=job.orientation,
+                params=job.params,
+                token=job.token,
+                date=job.date,
+                fail_reason=job.fail_reason,
                 remixed_from=job.remixed_from,
+                status=job.status,
+                progress=self.progress(job),
                 queue_position=self.queue_position(job),
+                queue_wait=self.queue_wait(job),
+                created_at=job.created_wall,
+                changed_at=self.wall(moment or job.created),
+                ended_at=self.wall(job.end) if job.terminal and job.end is not None else None,
             )
+
+    def info(self, job: Job) -> JobInfo:
+        view = self.view(job)
+        return JobInfo(
+            id=view.id,
+            dialect=view.dialect,
+            model=view.model,
+            prompt=view.prompt,
+            status=view.status,
+            progress=round(view.progress * 100, 3),
+            params=dict(view.params),
+            width=view.width,
+            height=view.height,
+            seconds=view.seconds,
+            error=view.fail_reason if view.status == "failed" else None,
+            remixed_from=view.remixed_from,
+            queue_position=view.queue_position,
+        )
 
     # --- media ---
     def rendered(self, job: Job) -> Future[RenderResult]:

@@ -1,0 +1,139 @@
+"""What the emulator's two origins share: the knobs, the job store, the active faults, counters
+and request logs.
+
+The routes and the front see only this; `server.Emulator` adds the running servers on top.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterable
+from dataclasses import fields, replace
+from typing import Any, NamedTuple
+
+from .config import EmulatorConfig
+from .faults import KINDS, Fault, FaultSet
+from .jobs import Ids, JobStore, JobsView
+
+__all__ = ["COUNTER_KINDS", "EmulatorState", "RequestRecord"]
+
+COUNTER_KINDS = KINDS  # create, poll, download, chat, images, list, delete, remix, cdn, other
+
+
+class RequestRecord(NamedTuple):
+    """One request that reached the gateway origin."""
+
+    kind: str
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-cased names; Authorization kept (this is the gateway)
+    query: str  # the raw query string, still URL-encoded
+
+
+class EmulatorState:
+    """Knobs, jobs, faults and logs, safe to share between the two server threads."""
+
+    def __init__(
+        self, config: EmulatorConfig | None = None, faults: Iterable[Fault] | None = None
+    ) -> None:
+        self._config = config or EmulatorConfig()
+        seed = self._config.seed
+        rng = random.Random(f"sora-emulator-faults:{seed}") if seed is not None else random.Random()
+        self._faults = FaultSet(faults, rng)
+        self.store = JobStore(Ids(seed), lambda: self._config)
+        self._lock = threading.Lock()
+        self._counters = dict.fromkeys(COUNTER_KINDS, 0)
+        self._requests: list[RequestRecord] = []
+        self._cdn_requests: list[dict[str, Any]] = []
+        self.closing = threading.Event()  # set on stop: streams and blocking waits end
+        self.base_url = ""
+        self.cdn_url = ""  # origin of the file URLs in answers; known once the server is bound
+
+    # --- knobs ---
+    @property
+    def config(self) -> EmulatorConfig:
+        return self._config
+
+    def set(self, **changes: Any) -> None:
+        """Change knobs at runtime, e.g. `emu.set(job_seconds=0.1, concurrency=8)`.
+
+        A new job_seconds applies to jobs created afterwards; concurrency applies at once.
+        """
+        names = {f.name for f in fields(EmulatorConfig)}
+        unknown = set(changes) - names
+        if unknown:
+            raise TypeError(f"unknown emulator option(s): {', '.join(sorted(unknown))}")
+        if "seed" in changes:
+            raise TypeError("seed cannot change while running")
+        with self.store.lock:
+            # Settle the schedule under the old knobs first, so the change starts from now.
+            self.store.tick()
+            self._config = replace(self._config, **changes)
+            self.store.tick()
+
+    # --- observation ---
+    @property
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counters)
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def cdn_requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._cdn_requests]
+
+    @property
+    def jobs(self) -> JobsView:
+        return JobsView(self.store)
+
+    def reset_counters(self) -> None:
+        """Zero the counters and forget the request logs."""
+        with self._lock:
+            self._counters = dict.fromkeys(COUNTER_KINDS, 0)
+            self._requests.clear()
+            self._cdn_requests.clear()
+
+    def record(self, kind: str, scope: dict[str, Any]) -> None:
+        """Count one request and log it (called by the front for every request)."""
+        headers: dict[str, str] = {}
+        for name, value in scope.get("headers", []):
+            key = name.decode("latin-1").lower()
+            text = value.decode("latin-1")
+            headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        query = scope.get("query_string", b"").decode("latin-1")
+        with self._lock:
+            self._counters[kind] = self._counters.get(kind, 0) + 1
+            if kind == "cdn":
+                self._cdn_requests.append(
+                    {
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "query": query,
+                        "headers": headers,
+                    }
+                )
+            else:
+                self._requests.append(
+                    RequestRecord(kind, scope["method"], scope["path"], headers, query)
+                )
+
+    # --- faults ---
+    def add_fault(self, fault: Fault) -> None:
+        self._faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The faults still active (copies; `times` shows what is left)."""
+        return self._faults.snapshot()
+
+    def pick_fault(self, kind: str) -> Fault | None:
+        return self._faults.pick(kind)
