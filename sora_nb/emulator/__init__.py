@@ -8,7 +8,7 @@ images), renders real H.264 files served from a second "CDN" origin, and injects
         emu.base_url   # "http://127.0.0.1:<port>/v1"
 
 Command line: `python -m sora_nb.emulator --port 8000`.
-Needs the `emulator` extra (starlette, uvicorn, av).
+Needs the `emulator` extra (starlette, python-multipart, uvicorn, av).
 
 Layout: `config` (the knobs), `jobs` (store and schedule), `faults`, `state` (what both origins
 share), `shapes/` (the JSON answers, pure), `routes/` (handlers per family), `front` (counting,

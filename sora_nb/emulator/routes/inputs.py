@@ -9,11 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from ..errors import ApiError, bad
 
 __all__ = ["Upload", "form_or_json", "json_body", "number", "parse_wh", "unified_dims"]
+
+# Starlette caps a multipart text field at 1 MiB; a data-URI `input_reference` sent as a text
+# field can be larger, and the emulator never capped it.
+MAX_FIELD_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -40,46 +46,23 @@ async def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _disposition_param(header: str, name: str) -> str | None:
-    m = re.search(rf'(?:^|;)\s*{name}="((?:[^"\\]|\\.)*)"', header) or re.search(
-        rf"(?:^|;)\s*{name}=([^;\s]+)", header
-    )
-    return m.group(1) if m else None
-
-
-def parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], dict[str, Upload]]:
-    """Fields and files of a multipart/form-data body (small bodies; stdlib only)."""
-    m = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not m:
+async def _multipart(request: Request) -> tuple[dict[str, str], dict[str, Upload]]:
+    """Fields and files of a multipart/form-data body (python-multipart, through Starlette)."""
+    # A missing boundary is a common client bug: answer it in the emulator's own words.
+    if not re.search(r'boundary="?[^";]+', request.headers.get("content-type", "")):
         raise bad("multipart/form-data body without a boundary", code=None)
-    delimiter = b"--" + m.group(1).encode("latin-1")
     fields: dict[str, str] = {}
     files: dict[str, Upload] = {}
-    for part in body.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break
-        if part.startswith(b"\r\n"):
-            part = part[2:]
-        head, sep, data = part.partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        if data.endswith(b"\r\n"):
-            data = data[:-2]
-        headers = {}
-        for line in head.decode("utf-8", "replace").split("\r\n"):
-            if ":" in line:
-                k, v = line.split(":", 1)
-                headers[k.strip().lower()] = v.strip()
-        disposition = headers.get("content-disposition", "")
-        name = _disposition_param(disposition, "name")
-        if name is None:
-            continue
-        filename = _disposition_param(disposition, "filename")
-        if filename is not None:
-            ctype = headers.get("content-type", "application/octet-stream")
-            files[name] = Upload(filename, ctype, data)
-        else:
-            fields[name] = data.decode("utf-8", "replace")
+    try:
+        async with request.form(max_part_size=MAX_FIELD_BYTES) as form:
+            for name, value in form.multi_items():  # a repeated name: the last one wins
+                if isinstance(value, UploadFile):
+                    ctype = value.content_type or "application/octet-stream"
+                    files[name] = Upload(value.filename or "", ctype, await value.read())
+                else:
+                    fields[name] = value
+    except HTTPException as exc:  # Starlette's answer to a body it cannot parse
+        raise bad(f"Invalid multipart/form-data body: {exc.detail}", code=None) from None
     return fields, files
 
 
@@ -87,8 +70,8 @@ async def form_or_json(request: Request) -> tuple[dict[str, Any], dict[str, Uplo
     """Fields, files and the body's encoding ("multipart", "form" or "json")."""
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
-        fields, files = parse_multipart(await request.body(), ctype)
-        return dict(fields), files, "multipart"
+        fields, files = await _multipart(request)
+        return fields, files, "multipart"
     if ctype.startswith("application/x-www-form-urlencoded"):
         # parse_qsl drops blank values, so `seconds=` falls back to the default like a missing one.
         return dict(parse_qsl((await request.body()).decode())), {}, "form"
