@@ -10,9 +10,10 @@ images), renders real H.264 files served from a second "CDN" origin, and injects
 Command line: `python -m sora_nb.emulator --port 8000`.
 Needs the `emulator` extra (starlette, python-multipart, uvicorn, av).
 
-Layout: `config` (the knobs), `jobs` (store and schedule), `faults`, `state` (what both origins
-share), `shapes/` (the JSON answers, pure), `routes/` (handlers per family), `front` (counting,
-auth and connection faults), `files` (ranges, padding, the CDN), `sse`, `render` (media),
+Layout: `config` (the knobs), `jobs` (store and schedule), `progress` (how reported progress
+moves), `faults`, `ratelimit` (per-key token buckets), `state` (what both origins share),
+`shapes/` (the JSON answers, pure), `routes/` (handlers per family), `front` (counting, auth,
+rate limit and connection faults), `files` (ranges, padding, the CDN), `sse`, `render` (media),
 `app` (assembly) and `server` (the running thing).
 """
 

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["EmulatorConfig"]
+from .progress import PROFILES
+
+__all__ = ["EmulatorConfig", "RateLimit"]
+
+
+class RateLimit(NamedTuple):
+    """A token bucket per API key: `rate` requests per second on average, `burst` at once."""
+
+    rate: float
+    burst: int
 
 
 def _unified_models() -> dict[str, dict[str, tuple]]:
@@ -62,6 +71,13 @@ class EmulatorConfig:
     unified_models: dict[str, dict[str, tuple]] = field(default_factory=_unified_models)
     openai_models: dict[str, dict[str, tuple]] = field(default_factory=_openai_models)
     image_models: dict[str, dict[str, Any]] = field(default_factory=_image_models)
+    # How reported progress moves (`progress.py`): "linear" (default), "queue_jumps", "plateau",
+    # "low_then_done" or "silent". Seeded per job; durations scale with job_seconds.
+    progress_profile: str = "linear"
+    # Per-key request limit of the gateway origin, e.g. (2, 5): 2 requests/s, bursts of 5;
+    # beyond it 429 `rate_limit_error`. None: no limit.
+    rate_limit: RateLimit | tuple[float, int] | None = None
+    rate_limit_retry_after: bool = True  # send `Retry-After` with those 429s (some relays don't)
 
     def __post_init__(self) -> None:
         if self.job_seconds < 0:
@@ -84,3 +100,16 @@ class EmulatorConfig:
             raise ValueError("chat_chunks must be >= 1")
         if not 1 <= self.render_fps <= 60:
             raise ValueError("render_fps must be in 1..60")
+        if self.progress_profile not in PROFILES:
+            raise ValueError(f"progress_profile must be one of {', '.join(PROFILES)}")
+        if self.rate_limit is not None:
+            value = self.rate_limit
+            if not isinstance(value, tuple | list) or len(value) != 2:
+                raise ValueError("rate_limit must be (rate, burst), e.g. (2, 5)")
+            try:
+                limit = RateLimit(float(value[0]), int(value[1]))
+            except (TypeError, ValueError):
+                raise ValueError("rate_limit must be (rate, burst), e.g. (2, 5)") from None
+            if not limit.rate > 0 or limit.burst < 1:
+                raise ValueError("rate_limit must be (rate > 0 per second, burst >= 1)")
+            object.__setattr__(self, "rate_limit", limit)  # frozen: normalise once, here

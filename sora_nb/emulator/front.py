@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import socket
 import struct
@@ -21,7 +22,7 @@ from typing import Any
 from starlette.requests import Request
 
 from .faults import Fault
-from .shapes.errors import incorrect_api_key, missing_api_key
+from .shapes.errors import incorrect_api_key, missing_api_key, rate_limited
 from .state import EmulatorState
 
 __all__ = ["Conn", "Front", "RequestContext", "classify", "context"]
@@ -124,6 +125,15 @@ def context(request: Request) -> RequestContext:
     return request.scope.get(_SCOPE_KEY) or RequestContext()
 
 
+def _bearer(scope: Scope) -> str | None:
+    """The key sent in the Authorization header ("Bearer " optional), or None without one."""
+    value = next((v for n, v in scope["headers"] if n.lower() == b"authorization"), None)
+    if value is None:
+        return None
+    text = value.decode("latin-1")
+    return text[7:] if text[:7].lower() == "bearer " else text
+
+
 # --- raw answers -----------------------------------------------------------------------------
 
 
@@ -195,6 +205,11 @@ class Front:
                 await _drain(receive)
                 await send_answer(send, 401, denied)
                 return
+            # The relay's own limit comes before anything reaches the upstream (and its faults).
+            wait = self.state.rate_limit_wait(_bearer(scope) or "")
+            if wait is not None:
+                await self._too_many(wait, kind, receive, send)
+                return
         fault = self.state.pick_fault(kind)
         conn = Conn(send)
         scope = dict(scope)
@@ -208,14 +223,23 @@ class Front:
         key = self.state.config.api_key
         if key is None:
             return None
-        value = next((v for n, v in scope["headers"] if n.lower() == b"authorization"), None)
-        if value is None:
+        received = _bearer(scope)
+        if received is None:
             return missing_api_key()
-        text = value.decode("latin-1")
-        received = text[7:] if text[:7].lower() == "bearer " else text
         if received == key:
             return None
         return incorrect_api_key(received)
+
+    async def _too_many(self, wait: float, kind: str, receive: Receive, send: Send) -> None:
+        cfg = self.state.config
+        rate, burst = cfg.rate_limit or (0.0, 0)
+        # Retry-After is whole seconds (RFC 9110), so a sub-second wait still reads 1.
+        headers = (
+            {"retry-after": str(max(1, math.ceil(wait)))} if cfg.rate_limit_retry_after else {}
+        )
+        await _drain(receive)
+        self.state.count_429(kind)
+        await send_answer(send, 429, rate_limited(rate, burst), headers)
 
     async def _apply(
         self, fault: Fault, kind: str, conn: Conn, scope: Scope, receive: Receive, send: Send
@@ -224,6 +248,8 @@ class Front:
         carried_out = kind in ("create", "remix")  # the request reached the server, then trouble
         if action in ("status", "quota"):
             await _drain(receive)
+            if fault.status == 429:
+                self.state.count_429(kind)
             await send_answer(send, fault.status, fault.body(), fault.headers)
         elif action in ("reset", "close"):
             if carried_out:

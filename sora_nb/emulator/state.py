@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import fields, replace
 from typing import Any, NamedTuple
@@ -15,6 +16,7 @@ from typing import Any, NamedTuple
 from .config import EmulatorConfig
 from .faults import KINDS, Fault, FaultSet
 from .jobs import Ids, JobStore, JobsView
+from .ratelimit import Limiter
 
 __all__ = ["COUNTER_KINDS", "EmulatorState", "RequestRecord"]
 
@@ -44,8 +46,10 @@ class EmulatorState:
         self.store = JobStore(Ids(seed), lambda: self._config)
         self._lock = threading.Lock()
         self._counters = dict.fromkeys(COUNTER_KINDS, 0)
+        self._counters_429 = dict.fromkeys(COUNTER_KINDS, 0)
         self._requests: list[RequestRecord] = []
         self._cdn_requests: list[dict[str, Any]] = []
+        self._limiter = Limiter()
         self.closing = threading.Event()  # set on stop: streams and blocking waits end
         self.base_url = ""
         self.cdn_url = ""  # origin of the file URLs in answers; known once the server is bound
@@ -58,7 +62,8 @@ class EmulatorState:
     def set(self, **changes: Any) -> None:
         """Change knobs at runtime, e.g. `emu.set(job_seconds=0.1, concurrency=8)`.
 
-        A new job_seconds applies to jobs created afterwards; concurrency applies at once.
+        A new job_seconds or progress_profile applies to jobs created afterwards; concurrency
+        applies at once; a new rate_limit starts every key with a full bucket.
         """
         names = {f.name for f in fields(EmulatorConfig)}
         unknown = set(changes) - names
@@ -71,12 +76,23 @@ class EmulatorState:
             self.store.tick()
             self._config = replace(self._config, **changes)
             self.store.tick()
+        if "rate_limit" in changes:
+            self._limiter.clear()
 
     # --- observation ---
     @property
     def counters(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counters)
+
+    @property
+    def counters_429(self) -> dict[str, int]:
+        """429 answers per request kind, whoever sent them (the rate limit, or a 429 fault).
+
+        With `counters` (every request per kind) this gives the share of 429 answers.
+        """
+        with self._lock:
+            return dict(self._counters_429)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -96,6 +112,7 @@ class EmulatorState:
         """Zero the counters and forget the request logs."""
         with self._lock:
             self._counters = dict.fromkeys(COUNTER_KINDS, 0)
+            self._counters_429 = dict.fromkeys(COUNTER_KINDS, 0)
             self._requests.clear()
             self._cdn_requests.clear()
 
@@ -122,6 +139,21 @@ class EmulatorState:
                 self._requests.append(
                     RequestRecord(kind, scope["method"], scope["path"], headers, query)
                 )
+
+    def count_429(self, kind: str) -> None:
+        with self._lock:
+            self._counters_429[kind] = self._counters_429.get(kind, 0) + 1
+
+    # --- rate limit ---
+    def rate_limit_wait(self, key: str) -> float | None:
+        """None if `key` may send this request now (a token is taken); else the seconds until it
+        may, by the configured per-key limit."""
+        limit = self._config.rate_limit
+        if limit is None:
+            return None
+        rate, burst = limit
+        wait = self._limiter.take(key, rate, burst, time.monotonic())
+        return wait or None
 
     # --- faults ---
     def add_fault(self, fault: Fault) -> None:

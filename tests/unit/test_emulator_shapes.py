@@ -445,3 +445,25 @@ def test_every_shape_is_plain_json():
         chat.completion("c", "m", "t", "p", created=1),
     ):
         assert json.loads(json.dumps(answer, allow_nan=False)) == answer
+
+
+# --- no progress figure (the `silent` profile) ---------------------------------------------------
+
+
+def test_no_progress_figure_in_each_family():
+    running = view(progress=None)
+    info = unified.query_answer(running, CDN)["detail"]["pending_info"]
+    assert info["progress_pct"] is None
+    assert unified.query_answer(running, CDN, "alt")["progress"] == 0
+    assert openai.video_object(openai_view(progress=None))["progress"] == 0
+    assert stai.task_object(stai_view(progress=None))["progress"] == 0
+    parts = run_text([view(progress=None), view(progress=None), done()])
+    assert parts[2] == "> 生成中...\n"
+    assert parts[3].startswith("\n> 生成完成")  # no progress line in between
+    assert len(parts) == 4
+
+
+def test_rate_limited_body():
+    error = errors.rate_limited(2.0, 5)["error"]
+    assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limit_exceeded")
+    assert "2 requests per second" in error["message"] and "bursts of 5" in error["message"]

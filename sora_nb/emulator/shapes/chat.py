@@ -150,7 +150,7 @@ class VideoProgressText:
             self._said_rendering = True
             out.append({"content": words.rendering})
         if status == "in_progress":
-            pct = int(view.progress * 100)
+            pct = int((view.progress or 0.0) * 100)  # no figure: no progress line
             if self._last_pct < pct < 100:
                 first = self._last_pct == 0
                 self._last_pct = pct

@@ -15,6 +15,7 @@ __all__ = [
     "incorrect_api_key",
     "missing_api_key",
     "quota_body",
+    "rate_limited",
 ]
 
 # status: (type, code, message) when the caller gives none.
@@ -82,4 +83,20 @@ def incorrect_api_key(received: str) -> dict[str, Any]:
         f"Incorrect API key provided: {received}. You can find your API key in your dashboard.",
         "invalid_request_error",
         "invalid_api_key",
+    )
+
+
+def rate_limited(rate: float, burst: int) -> dict[str, Any]:
+    """429 from a relay's per-key request limit.
+
+    new-api answers its request limits (middleware/model-rate-limit.go) through
+    `abortWithOpenAiMessage` (middleware/utils.go), one version of which types every 429
+    `rate_limit_error`; the code is OpenAI's word for it.
+    """
+    return error_body(
+        429,
+        f"Rate limit reached for this API key: {rate:g} requests per second, bursts of {burst}. "
+        "Please slow down.",
+        "rate_limit_error",
+        "rate_limit_exceeded",
     )

@@ -29,6 +29,9 @@ def video_object(view: JobView, *, fresh: bool = False) -> dict[str, Any]:
     `fresh`: the answer to a create or remix, which always reports the job as just queued.
     """
     status, progress = ("queued", 0.0) if fresh else (view.status, view.progress)
+    # `progress` is an integer that is always there: 0 when the upstream gives no figure, as
+    # new-api's OpenAIVideo has it (QuantumNous/new-api, dto/openai_video.go: `Progress int`).
+    progress = progress or 0.0
     completed_at = (
         int(view.ended_at) if status == "completed" and view.ended_at is not None else None
     )

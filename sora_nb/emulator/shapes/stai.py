@@ -22,7 +22,7 @@ def create_answer(view: JobView) -> dict[str, Any]:
 
 
 def task_object(view: JobView) -> dict[str, Any]:
-    status, progress = view.status, view.progress
+    status, progress = view.status, view.progress or 0.0  # no figure: 0, an integer as in 003
     obj: dict[str, Any] = {
         "id": view.id,
         "object": "video",

@@ -41,7 +41,9 @@ def query_answer(view: JobView, cdn_url: str, variant: str = "default") -> dict[
     p = view.params
     info = {
         "status": inner,
-        "progress_pct": round(progress, 4),
+        # No figure (the `silent` profile): null, as pending_info leaves its other unknowns
+        # (`progress_pos_in_queue: null` in PROTOCOLS.md's example).
+        "progress_pct": round(progress, 4) if progress is not None else None,
         "failure_reason": reason,
         "moderation_result": {
             "type": "blocked" if reason and "content policy" in reason else "passed"
@@ -83,7 +85,7 @@ def query_answer(view: JobView, cdn_url: str, variant: str = "default") -> dict[
         obj["error"] = reason
     if variant == "alt":
         obj["status"] = detail["status"] = status
-        obj["progress"] = 100 if status == "completed" else int(progress * 100)
+        obj["progress"] = 100 if status == "completed" else int((progress or 0.0) * 100)
         obj["status_update_time"] //= 1000
         del detail["pending_info"]
         if status == "failed":
