@@ -8,13 +8,20 @@ images), renders real H.264 files served from a second "CDN" origin, and injects
         emu.base_url   # "http://127.0.0.1:<port>/v1"
 
 Command line: `python -m sora_nb.emulator --port 8000`.
-Needs the `emulator` extra (starlette, uvicorn, av).
+Needs the `emulator` extra (starlette, python-multipart, uvicorn, av).
+
+Layout: `config` (the knobs), `jobs` (store and schedule), `progress` (how reported progress
+moves), `faults`, `ratelimit` (per-key token buckets), `state` (what both origins share),
+`shapes/` (the JSON answers, pure), `routes/` (handlers per family), `front` (counting, auth,
+rate limit and connection faults), `files` (ranges, padding, the CDN), `sse`, `render` (media),
+`app` (assembly) and `server` (the running thing).
 """
 
 from __future__ import annotations
 
+from .config import EmulatorConfig
 from .faults import Fault
 from .jobs import JobInfo
-from .server import Emulator, EmulatorConfig, RequestRecord, serve
+from .server import Emulator, RequestRecord, serve
 
 __all__ = ["Emulator", "EmulatorConfig", "Fault", "JobInfo", "RequestRecord", "serve"]

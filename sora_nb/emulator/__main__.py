@@ -7,7 +7,16 @@ import os
 import sys
 import threading
 
+from .progress import PROFILES
 from .server import serve
+
+
+def _rate_limit(text: str) -> tuple[float, int]:
+    rate, sep, burst = text.partition(",")
+    try:
+        return float(rate), int(burst) if sep else max(1, int(float(rate)))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected RATE[,BURST], got {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +49,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unified-answer", choices=("task", "chat"), default="task")
     parser.add_argument("--unified-variant", choices=("default", "alt"), default="default")
     parser.add_argument("--chat-template", choices=("zh", "en"), default="zh")
+    parser.add_argument(
+        "--progress-profile", choices=PROFILES, default="linear", help="how progress moves"
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        metavar="RATE[,BURST]",
+        default=None,
+        help="per-key limit: RATE requests/s, bursts of BURST (default: RATE); beyond it 429",
+    )
+    parser.add_argument(
+        "--no-retry-after",
+        action="store_true",
+        help="send rate-limit 429s without a Retry-After header",
+    )
     args = parser.parse_args(argv)
 
     api_key = None
@@ -63,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             unified_answer=args.unified_answer,
             unified_variant=args.unified_variant,
             chat_template=args.chat_template,
+            progress_profile=args.progress_profile,
+            rate_limit=args.rate_limit,
+            rate_limit_retry_after=not args.no_retry_after,
         )
     except (OSError, ValueError) as exc:
         print(f"sora_nb emulator: cannot start: {exc}", file=sys.stderr)

@@ -23,7 +23,9 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-__all__ = ["ACTIONS", "KINDS", "Fault", "FaultSet", "error_body"]
+from .shapes.errors import error_body, quota_body
+
+__all__ = ["ACTIONS", "KINDS", "Fault", "FaultSet"]
 
 KINDS = (
     "create",
@@ -46,41 +48,6 @@ _APPLIES = {
 }
 
 DEFAULT_FAIL_REASON = "content policy violation: the request was flagged by the moderation system"
-
-_DEFAULT_ERRORS = {
-    400: ("invalid_request_error", None, "Invalid request."),
-    401: ("invalid_request_error", "invalid_api_key", "Invalid authentication."),
-    403: ("permission_error", "forbidden", "You are not allowed to access this resource."),
-    404: ("invalid_request_error", "not_found", "Not found."),
-    408: ("server_error", "timeout", "Request timed out."),
-    409: ("invalid_request_error", "conflict", "Conflict."),
-    429: ("requests", "rate_limit_exceeded", "Rate limit reached. Please try again later."),
-    500: (
-        "server_error",
-        "internal_error",
-        "The server had an error while processing your request.",
-    ),
-    502: ("upstream_error", "bad_gateway", "Bad gateway: the upstream provider did not answer."),
-    503: ("server_error", "service_unavailable", "The server is overloaded or not ready yet."),
-    504: ("server_error", "gateway_timeout", "Gateway timeout."),
-}
-
-
-def error_body(
-    status: int, message: str | None = None, type: str | None = None, code: str | None = None
-) -> dict:
-    """OpenAI-shaped error body, with defaults for the status."""
-    d_type, d_code, d_msg = _DEFAULT_ERRORS.get(
-        status, ("server_error" if status >= 500 else "invalid_request_error", None, "Error.")
-    )
-    return {
-        "error": {
-            "message": message if message is not None else d_msg,
-            "type": type or d_type,
-            "param": None,
-            "code": code if code is not None else d_code,
-        }
-    }
 
 
 @dataclass
@@ -122,13 +89,7 @@ class Fault:
 
     def body(self) -> dict:
         if self.action == "quota":
-            return error_body(
-                429,
-                self.message
-                or "You exceeded your current quota, please check your plan and billing details.",
-                self.type or "insufficient_quota",
-                self.code or "insufficient_quota",
-            )
+            return quota_body(self.message, self.type, self.code)
         return error_body(self.status, self.message, self.type, self.code)
 
     @property

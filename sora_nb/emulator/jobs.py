@@ -1,5 +1,6 @@
-"""Job store and scheduler: `concurrency` jobs render at once for `job_seconds` each, the rest
-wait in FIFO order.
+"""Job store and scheduler: `concurrency` jobs render at once, the rest wait in FIFO order. A job
+holds its slot for the length of its progress curve (`progress.py`: `job_seconds` for the default
+linear profile).
 
 The schedule is computed from the clock when anyone looks (`tick`), not by a background task: a
 job's start is the moment a slot freed up, so state is a pure function of time and arrivals and
@@ -22,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .progress import Curve, make_curve
 from .render import RenderResult, png_image, render_video, scaled_size
 
-__all__ = ["Ids", "Job", "JobInfo", "JobStore", "JobsView"]
+__all__ = ["Ids", "Job", "JobInfo", "JobStore", "JobView", "JobsView"]
 
 # A failing job fails halfway through its render time, so progress visibly moved first.
 FAIL_AT = 0.5
@@ -77,7 +79,8 @@ class Job:
     params: dict[str, Any]
     created: float  # time.monotonic()
     created_wall: float
-    render_seconds: float
+    render_seconds: float  # nominal render time (job_seconds when created)
+    curve: Curve  # how long it holds a slot, and what progress it reports meanwhile
     token: str  # file name on the CDN
     date: str  # YYYYMMDD directory on the CDN
     seq: int
@@ -106,7 +109,7 @@ class JobInfo:
     model: str
     prompt: str
     status: str
-    progress: float  # 0..100
+    progress: float  # 0..100 (0 while a job of the `silent` profile runs)
     params: dict[str, Any]
     width: int
     height: int
@@ -114,6 +117,37 @@ class JobInfo:
     error: str | None
     remixed_from: str | None
     queue_position: int | None
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One job as the answers describe it at one moment: what was asked, and where the schedule
+    stands. The shapes (`shapes/`) are functions of this value, so they need no store or clock."""
+
+    id: str
+    dialect: str
+    model: str
+    prompt: str
+    width: int
+    height: int
+    seconds: float
+    orientation: str
+    params: dict[str, Any]
+    token: str  # file name on the CDN
+    date: str  # YYYYMMDD directory on the CDN
+    fail_reason: str | None
+    remixed_from: str | None
+    status: str  # queued | in_progress | completed | failed
+    progress: float | None  # 0..1, unrounded; None: the relay reports no figure (`silent`)
+    queue_position: int | None  # 1 = next to start; None once started
+    queue_wait: float | None  # seconds until it starts, estimated; None once started
+    created_at: float  # wall clock, seconds
+    changed_at: float  # wall clock of the latest status change
+    ended_at: float | None  # wall clock the render finished or failed; None before
+
+    @property
+    def upstream_id(self) -> str:
+        return self.id.split(":", 1)[1] if ":" in self.id else self.id
 
 
 class JobStore:
@@ -148,7 +182,7 @@ class JobStore:
                 while self._queue and len(self._running) < concurrency:
                     job = self._queue.popleft()
                     job.start = max(job.created, self._cursor)
-                    span = job.render_seconds * (FAIL_AT if job.fail_reason else 1.0)
+                    span = job.curve.total * (FAIL_AT if job.fail_reason else 1.0)
                     job.end = job.start + span
                     job.status = "in_progress"
                     self._running.append(job)
@@ -184,6 +218,14 @@ class JobStore:
             if fail_reason is None and "[fail]" in prompt:
                 fail_reason = "content policy violation: the prompt contains [fail]"
             wall = self.wall(now)
+            cfg = self._config()
+            render_seconds = max(0.0, float(cfg.job_seconds))
+            # Its own generator per job, so the ids drawn for a seed stay the same in any profile.
+            rng = (
+                random.Random(f"sora-emulator-progress:{cfg.seed}:{self._seq}")
+                if cfg.seed is not None
+                else random.Random()
+            )
             job = Job(
                 id=job_id,
                 dialect=dialect,
@@ -196,7 +238,8 @@ class JobStore:
                 params=params,
                 created=now,
                 created_wall=wall,
-                render_seconds=max(0.0, float(self._config().job_seconds)),
+                render_seconds=render_seconds,
+                curve=make_curve(cfg.progress_profile, render_seconds, rng),
                 token=self.ids.token(),
                 date=time.strftime("%Y%m%d", time.gmtime(wall)),
                 seq=self._seq,
@@ -242,18 +285,23 @@ class JobStore:
             self.tick()
             return list(self._jobs.values())
 
-    def progress(self, job: Job, now: float | None = None) -> float:
-        """0..1 for the job's render; frozen where a failed job stopped."""
+    def reported(self, job: Job, now: float | None = None) -> tuple[str, float | None]:
+        """The status word and the 0..1 progress the answers report now (None: no figure).
+
+        A job waiting upstream (its curve's wait) holds a slot but reads as queued at 0; a failed
+        job's progress stays where it stopped.
+        """
         if job.status == "completed":
-            return 1.0
+            return "completed", 1.0
         if job.start is None:
-            return 0.0
-        now = time.monotonic() if now is None else now
+            return job.status, 0.0
         if job.status == "failed":
-            return FAIL_AT
-        if job.render_seconds <= 0:
-            return 0.99
-        return max(0.0, min(0.99, (now - job.start) / job.render_seconds))
+            return "failed", job.curve.at_share(FAIL_AT)
+        now = time.monotonic() if now is None else now
+        elapsed = now - job.start
+        if job.curve.queued(elapsed):
+            return "queued", 0.0
+        return job.status, job.curve.at(elapsed)
 
     def queue_position(self, job: Job) -> int | None:
         with self.lock:
@@ -269,24 +317,53 @@ class JobStore:
         concurrency = max(1, int(self._config().concurrency))
         return round(((pos - 1) // concurrency + 1) * job.render_seconds, 3)
 
-    def info(self, job: Job) -> JobInfo:
+    def view(self, job: Job) -> JobView:
+        """The job now, as one consistent value for the shapes."""
         with self.lock:
             self.tick()
-            return JobInfo(
+            status, progress = self.reported(job)
+            rendering_since = job.start + job.curve.wait if job.start is not None else None
+            moment = {"queued": job.created, "in_progress": rendering_since}.get(status, job.end)
+            return JobView(
                 id=job.id,
                 dialect=job.dialect,
                 model=job.model,
                 prompt=job.prompt,
-                status=job.status,
-                progress=round(self.progress(job) * 100, 3),
-                params=dict(job.params),
                 width=job.width,
                 height=job.height,
                 seconds=job.seconds,
-                error=job.fail_reason if job.status == "failed" else None,
+                orientation=job.orientation,
+                params=job.params,
+                token=job.token,
+                date=job.date,
+                fail_reason=job.fail_reason,
                 remixed_from=job.remixed_from,
+                status=status,
+                progress=progress,
                 queue_position=self.queue_position(job),
+                queue_wait=self.queue_wait(job),
+                created_at=job.created_wall,
+                changed_at=self.wall(moment or job.created),
+                ended_at=self.wall(job.end) if job.terminal and job.end is not None else None,
             )
+
+    def info(self, job: Job) -> JobInfo:
+        view = self.view(job)
+        return JobInfo(
+            id=view.id,
+            dialect=view.dialect,
+            model=view.model,
+            prompt=view.prompt,
+            status=view.status,
+            progress=round((view.progress or 0.0) * 100, 3),
+            params=dict(view.params),
+            width=view.width,
+            height=view.height,
+            seconds=view.seconds,
+            error=view.fail_reason if view.status == "failed" else None,
+            remixed_from=view.remixed_from,
+            queue_position=view.queue_position,
+        )
 
     # --- media ---
     def rendered(self, job: Job) -> Future[RenderResult]:

@@ -1,5 +1,5 @@
 """The emulator as a running thing: two uvicorn servers (the gateway origin and a CDN origin) in
-background threads, the shared job store, counters and request logs.
+background threads, over the shared state of `state.py`.
 
     with serve(job_seconds=0.5, seed=7) as emu:
         httpx.post(f"{emu.base_url}/video/create", json={...})
@@ -7,112 +7,26 @@ background threads, the shared job store, counters and request logs.
 
 from __future__ import annotations
 
-import random
 import socket
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, NamedTuple
+from dataclasses import fields
+from typing import Any
 
 import uvicorn
 
-from .faults import KINDS, Fault, FaultSet
-from .jobs import Ids, JobStore, JobsView
+from .app import build_api_app, build_cdn_app
+from .config import EmulatorConfig
+from .faults import Fault
+from .state import EmulatorState, RequestRecord
 
 __all__ = ["Emulator", "EmulatorConfig", "RequestRecord", "serve"]
 
 
-def _unified_models() -> dict[str, dict[str, tuple]]:
-    return {
-        "sora-2": {"sizes": ("small", "large"), "durations": (10, 15)},
-        "sora-2-pro": {"sizes": ("large",), "durations": (15, 25)},
-    }
-
-
-def _openai_models() -> dict[str, dict[str, tuple]]:
-    return {
-        "sora-2": {"sizes": ("720x1280", "1280x720"), "seconds": ("4", "8", "12")},
-        "sora-2-pro": {
-            "sizes": ("720x1280", "1280x720", "1024x1792", "1792x1024"),
-            "seconds": ("4", "8", "12"),
-        },
-    }
-
-
-def _image_models() -> dict[str, dict[str, Any]]:
-    return {
-        "dall-e-3": {"sizes": ("1024x1024", "1792x1024", "1024x1792"), "max_n": 1},
-        "dall-e-2": {"sizes": ("256x256", "512x512", "1024x1024"), "max_n": 10},
-    }
-
-
-@dataclass(frozen=True)
-class EmulatorConfig:
-    """Every knob of the emulator. Change them at runtime with `Emulator.set(...)`."""
-
-    job_seconds: float = 2.0  # render time of one job once it starts rendering
-    concurrency: int = 4  # jobs rendering at once; the rest queue (FIFO)
-    seed: int | None = None  # ids, content and random faults deterministic by request order
-    api_key: str | None = None  # the only bearer key accepted; None accepts any request
-    render_scale: float = 0.25  # rendered file size relative to the reported size
-    render_fps: int = 24
-    poll_hint_ms: int | None = None  # `openai-poll-after-ms` on GET /v1/videos/{id}
-    video_padding: int = 0  # bytes of a trailing `free` box appended to every served mp4
-    content_redirect: bool = False  # /v1/videos/{id}/content answers 302 to the CDN
-    unified_answer: str = "task"  # "chat": /v1/video/create answers a chat.completion (seed 000)
-    # "alt": another relay's query answer: words queued/in_progress, top-level `progress` 0..100,
-    # no pending_info, `status_update_time` in seconds, `error` as an object.
-    unified_variant: str = "default"
-    chat_line_ending: str = "\n"  # SSE framing: "\n" or "\r\n"
-    chat_send_done: bool = True  # end streams with `data: [DONE]`
-    chat_chunks: int | None = None  # ordinary models: split the reply into N chunks (None: words)
-    chat_chunk_delay: float = 0.0  # seconds between chunks of ordinary chat replies
-    chat_keepalive_seconds: float = 2.0  # SSE comment lines while a video renders
-    chat_template: str = "zh"  # wording of video chat text: "zh" (seed relays) or "en" (+usage)
-    chat_video_models: tuple[str, ...] = ()  # chat models that render video (besides "sora*")
-    unified_models: dict[str, dict[str, tuple]] = field(default_factory=_unified_models)
-    openai_models: dict[str, dict[str, tuple]] = field(default_factory=_openai_models)
-    image_models: dict[str, dict[str, Any]] = field(default_factory=_image_models)
-
-    def __post_init__(self) -> None:
-        if self.job_seconds < 0:
-            raise ValueError("job_seconds must be >= 0")
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
-        if not 0 < self.render_scale <= 4:
-            raise ValueError("render_scale must be in (0, 4]")
-        if self.video_padding != 0 and self.video_padding < 8:
-            raise ValueError("video_padding must be 0 or at least 8 (one mp4 box header)")
-        if self.unified_answer not in ("task", "chat"):
-            raise ValueError("unified_answer must be 'task' or 'chat'")
-        if self.unified_variant not in ("default", "alt"):
-            raise ValueError("unified_variant must be 'default' or 'alt'")
-        if self.chat_template not in ("zh", "en"):
-            raise ValueError("chat_template must be 'zh' or 'en'")
-        if self.chat_line_ending not in ("\n", "\r\n"):
-            raise ValueError(r"chat_line_ending must be '\n' or '\r\n'")
-        if self.chat_chunks is not None and self.chat_chunks < 1:
-            raise ValueError("chat_chunks must be >= 1")
-        if not 1 <= self.render_fps <= 60:
-            raise ValueError("render_fps must be in 1..60")
-
-
-class RequestRecord(NamedTuple):
-    """One request that reached the gateway origin."""
-
-    kind: str
-    method: str
-    path: str
-    headers: dict[str, str]  # lower-cased names; Authorization kept (this is the gateway)
-    query: str  # the raw query string, still URL-encoded
-
-
-COUNTER_KINDS = KINDS  # create, poll, download, chat, images, list, delete, remix, cdn, other
-
-
-class Emulator:
-    """A local stand-in gateway. Use `serve()` to get a running one."""
+class Emulator(EmulatorState):
+    """A local stand-in gateway: the shared state served by two uvicorn servers (the gateway
+    origin and a CDN origin) in background threads. Use `serve()` to get a running one."""
 
     def __init__(
         self,
@@ -123,111 +37,12 @@ class Emulator:
         port: int = 0,
         cdn_port: int = 0,
     ) -> None:
-        self._config = config or EmulatorConfig()
-        seed = self._config.seed
-        rng = random.Random(f"sora-emulator-faults:{seed}") if seed is not None else random.Random()
-        self._faults = FaultSet(faults, rng)
-        self.store = JobStore(Ids(seed), lambda: self._config)
-        self._lock = threading.Lock()
-        self._counters = dict.fromkeys(COUNTER_KINDS, 0)
-        self._requests: list[RequestRecord] = []
-        self._cdn_requests: list[dict[str, Any]] = []
+        super().__init__(config, faults)
         self._host, self._port, self._cdn_port = host, port, cdn_port
         self._servers: list[tuple[uvicorn.Server, threading.Thread]] = []
-        self.closing = threading.Event()
-        self.base_url = ""
-        self.cdn_url = ""
-
-    # --- knobs ---
-    @property
-    def config(self) -> EmulatorConfig:
-        return self._config
-
-    def set(self, **changes: Any) -> None:
-        """Change knobs at runtime, e.g. `emu.set(job_seconds=0.1, concurrency=8)`.
-
-        A new job_seconds applies to jobs created afterwards; concurrency applies at once.
-        """
-        names = {f.name for f in fields(EmulatorConfig)}
-        unknown = set(changes) - names
-        if unknown:
-            raise TypeError(f"unknown emulator option(s): {', '.join(sorted(unknown))}")
-        if "seed" in changes:
-            raise TypeError("seed cannot change while running")
-        with self.store.lock:
-            self.store.tick()
-            self._config = replace(self._config, **changes)
-            self.store.tick()
-
-    # --- observation ---
-    @property
-    def counters(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counters)
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def cdn_requests(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(r) for r in self._cdn_requests]
-
-    @property
-    def jobs(self) -> JobsView:
-        return JobsView(self.store)
-
-    def reset_counters(self) -> None:
-        """Zero the counters and forget the request logs."""
-        with self._lock:
-            self._counters = dict.fromkeys(COUNTER_KINDS, 0)
-            self._requests.clear()
-            self._cdn_requests.clear()
-
-    def record(self, kind: str, scope: dict[str, Any]) -> None:
-        headers: dict[str, str] = {}
-        for name, value in scope.get("headers", []):
-            key = name.decode("latin-1").lower()
-            text = value.decode("latin-1")
-            headers[key] = f"{headers[key]}, {text}" if key in headers else text
-        query = scope.get("query_string", b"").decode("latin-1")
-        with self._lock:
-            self._counters[kind] = self._counters.get(kind, 0) + 1
-            if kind == "cdn":
-                self._cdn_requests.append(
-                    {
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "query": query,
-                        "headers": headers,
-                    }
-                )
-            else:
-                self._requests.append(
-                    RequestRecord(kind, scope["method"], scope["path"], headers, query)
-                )
-
-    # --- faults ---
-    def add_fault(self, fault: Fault) -> None:
-        self._faults.add(fault)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    @property
-    def faults(self) -> list[Fault]:
-        """The faults still active (copies; `times` shows what is left)."""
-        return self._faults.snapshot()
-
-    def pick_fault(self, kind: str) -> Fault | None:
-        return self._faults.pick(kind)
 
     # --- lifecycle ---
     def start(self) -> Emulator:
-        from .app import build_api_app, build_cdn_app
-
         if self._servers:
             return self
         try:

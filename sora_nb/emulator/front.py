@@ -1,0 +1,283 @@
+"""The raw ASGI front of both origins: it sees every request before the routed app does.
+
+It counts and records the request, checks the key, and applies faults. It sits below Starlette
+because faults such as "reset" need uvicorn's own `send` to reach the socket. What the routed
+app needs to know (the fault picked for this request, the connection) travels in the scope and
+is read back with `context(request)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import re
+import socket
+import struct
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from .faults import Fault
+from .shapes.errors import incorrect_api_key, missing_api_key, rate_limited
+from .state import EmulatorState
+
+__all__ = ["Conn", "Front", "RequestContext", "classify", "context"]
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_SCOPE_KEY = "sora_emulator"
+
+# --- request kinds ---------------------------------------------------------------------------
+
+_VIDEO_PATH = re.compile(r"/v1/videos/([^/]+)(/content|/remix)?")
+
+
+def classify(method: str, path: str) -> str:
+    """The counter/fault kind of a gateway request."""
+    p = path.rstrip("/") or "/"
+    if p == "/v1/video/create" and method == "POST":
+        return "create"
+    if p == "/v1/video/query" and method == "GET":
+        return "poll"
+    if p == "/v1/videos":
+        return {"POST": "create", "GET": "list"}.get(method, "other")
+    if p == "/v1/chat/completions" and method == "POST":
+        return "chat"
+    if p == "/v1/images/generations" and method == "POST":
+        return "images"
+    m = _VIDEO_PATH.fullmatch(p)
+    if m:
+        suffix = m.group(2)
+        if suffix is None:
+            return {"GET": "poll", "HEAD": "poll", "DELETE": "delete"}.get(method, "other")
+        if suffix == "/content" and method in ("GET", "HEAD"):
+            return "download"
+        if suffix == "/remix" and method == "POST":
+            return "remix"
+    return "other"
+
+
+# --- connection control ----------------------------------------------------------------------
+
+
+class Conn:
+    """Reaches the socket under uvicorn's h11 protocol, to drop a connection on purpose.
+
+    uvicorn's `send` is a bound method of its per-request cycle, which holds the transport.
+    """
+
+    def __init__(self, send: Send) -> None:
+        self._cycle = getattr(send, "__self__", None)
+
+    @property
+    def disconnected(self) -> bool:
+        return bool(getattr(self._cycle, "disconnected", False))
+
+    async def drop(self, *, rst: bool) -> None:
+        transport = getattr(self._cycle, "transport", None)
+        if transport is None:
+            raise RuntimeError("cannot reach the connection (not running under uvicorn h11)")
+        if rst:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                # Linger 0: close() sends RST instead of FIN, a true "connection reset".
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        else:
+            transport.close()  # flushes what was written, then FIN
+        # Wait until uvicorn noticed, so nothing more is written (no 500, no final chunk).
+        for _ in range(500):
+            if self.disconnected:
+                return
+            await asyncio.sleep(0.002)
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What the front decided about one request, for the handlers."""
+
+    fault: Fault | None = None
+    conn: Conn | None = None
+    kind: str = "other"
+    closing: threading.Event | None = None  # set when the emulator stops
+
+    @property
+    def fail_reason(self) -> str | None:
+        """The reason the job must fail with (a `fail_job` fault), else None."""
+        fault = self.fault
+        return fault.reason if fault is not None and fault.action == "fail_job" else None
+
+    @property
+    def cut_after(self) -> int | None:
+        """Chunks to send before the connection drops (a `cut_stream` fault), else None."""
+        fault = self.fault
+        return fault.after_chunks if fault is not None and fault.action == "cut_stream" else None
+
+
+def context(request: Request) -> RequestContext:
+    return request.scope.get(_SCOPE_KEY) or RequestContext()
+
+
+def _bearer(scope: Scope) -> str | None:
+    """The key sent in the Authorization header ("Bearer " optional), or None without one."""
+    value = next((v for n, v in scope["headers"] if n.lower() == b"authorization"), None)
+    if value is None:
+        return None
+    text = value.decode("latin-1")
+    return text[7:] if text[:7].lower() == "bearer " else text
+
+
+# --- raw answers -----------------------------------------------------------------------------
+
+
+async def _drain(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
+
+
+class _Recorder:
+    """Captures a response instead of sending it."""
+
+    def __init__(self) -> None:
+        self.start: dict[str, Any] | None = None
+        self.body = bytearray()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.start = message
+        elif message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+    async def replay(self, send: Send) -> None:
+        assert self.start is not None
+        await send(self.start)
+        await send({"type": "http.response.body", "body": bytes(self.body), "more_body": False})
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def send_answer(
+    send: Send, status: int, obj: Any, headers: dict[str, str] | None = None
+) -> None:
+    """A complete answer through raw ASGI (JSON unless `headers` say otherwise)."""
+    body = obj if isinstance(obj, bytes) else _json_bytes(obj)
+    merged = {"content-type": "application/json"}
+    merged.update({k.lower(): str(v) for k, v in (headers or {}).items()})
+    merged["content-length"] = str(len(body))
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in merged.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+# What broken relays send instead of an answer (`malformed` faults).
+_BROKEN_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+_TRUNCATED_CHAT = b'{"id":"chatcmpl-emulator","object":"chat.completion","choices":[{"mess'
+
+
+# --- the front -------------------------------------------------------------------------------
+
+
+class Front:
+    """Counts, records, authenticates and injects faults before the routed app sees a request."""
+
+    def __init__(self, state: EmulatorState, inner: ASGIApp, origin: str) -> None:
+        self.state, self.inner, self.origin = state, inner, origin
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        kind = "cdn" if self.origin == "cdn" else classify(scope["method"], scope["path"])
+        self.state.record(kind, scope)
+        if self.origin == "api":
+            denied = self._auth_error(scope)
+            if denied is not None:
+                await _drain(receive)
+                await send_answer(send, 401, denied)
+                return
+            # The relay's own limit comes before anything reaches the upstream (and its faults).
+            wait = self.state.rate_limit_wait(_bearer(scope) or "")
+            if wait is not None:
+                await self._too_many(wait, kind, receive, send)
+                return
+        fault = self.state.pick_fault(kind)
+        conn = Conn(send)
+        scope = dict(scope)
+        scope[_SCOPE_KEY] = RequestContext(fault, conn, kind, self.state.closing)
+        if fault is None or fault.action in ("fail_job", "cut_stream"):
+            await self.inner(scope, receive, send)  # the handlers apply these themselves
+            return
+        await self._apply(fault, kind, conn, scope, receive, send)
+
+    def _auth_error(self, scope: Scope) -> dict | None:
+        key = self.state.config.api_key
+        if key is None:
+            return None
+        received = _bearer(scope)
+        if received is None:
+            return missing_api_key()
+        if received == key:
+            return None
+        return incorrect_api_key(received)
+
+    async def _too_many(self, wait: float, kind: str, receive: Receive, send: Send) -> None:
+        cfg = self.state.config
+        rate, burst = cfg.rate_limit or (0.0, 0)
+        # Retry-After is whole seconds (RFC 9110), so a sub-second wait still reads 1.
+        headers = (
+            {"retry-after": str(max(1, math.ceil(wait)))} if cfg.rate_limit_retry_after else {}
+        )
+        await _drain(receive)
+        self.state.count_429(kind)
+        await send_answer(send, 429, rate_limited(rate, burst), headers)
+
+    async def _apply(
+        self, fault: Fault, kind: str, conn: Conn, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        action = fault.action
+        carried_out = kind in ("create", "remix")  # the request reached the server, then trouble
+        if action in ("status", "quota"):
+            await _drain(receive)
+            if fault.status == 429:
+                self.state.count_429(kind)
+            await send_answer(send, fault.status, fault.body(), fault.headers)
+        elif action in ("reset", "close"):
+            if carried_out:
+                await self.inner(scope, receive, _Recorder().send)
+            else:
+                await _drain(receive)
+            await conn.drop(rst=action == "reset")
+        elif action == "slow":
+            if carried_out:
+                recorder = _Recorder()
+                await self.inner(scope, receive, recorder.send)
+                await asyncio.sleep(fault.delay)
+                await recorder.replay(send)
+            else:
+                await asyncio.sleep(fault.delay)
+                await self.inner(scope, receive, send)
+        elif action == "malformed":
+            if kind in ("download", "cdn"):
+                # A file URL answering 200 with a page instead of the file, as broken CDNs do.
+                await _drain(receive)
+                headers = {"content-type": "text/html", **fault.headers}
+                await send_answer(send, 200, _BROKEN_PAGE, headers)
+                return
+            if kind == "chat":
+                await _drain(receive)
+                body = _TRUNCATED_CHAT
+            else:
+                recorder = _Recorder()
+                await self.inner(scope, receive, recorder.send)
+                body = bytes(recorder.body[: max(1, len(recorder.body) // 2)])
+            await send_answer(send, 200, body, fault.headers)
