@@ -19,7 +19,7 @@ import sqlite3
 import stat
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,8 +106,13 @@ class Entry:
 class Journal:
     """The job journal. Each call opens its own short connection: safe across kernels."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = 2.0
+    ) -> None:
         self.path = Path(path) if path is not None else data_dir() / "jobs.sqlite3"
+        # How long a write waits for another program's lock. Short: sora_nb writes from the
+        # kernel's event loop, and a run goes on (retrying later) rather than freeze the kernel.
+        self.busy_timeout = busy_timeout
         # A folder sora_nb creates is private; one that exists is the user's to set.
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         _make_private(self.path, *_side_files(self.path))
@@ -121,7 +126,7 @@ class Journal:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         if not self.path.exists():  # removed since: SQLite would recreate it readable by all
             _make_private(self.path)
-        with closing(sqlite3.connect(self.path, timeout=10.0)) as db, db:
+        with closing(sqlite3.connect(self.path, timeout=self.busy_timeout)) as db, db:
             yield db
 
     def record(self, base_url: str, job: Job, params: Mapping[str, Any] | None = None) -> None:
@@ -203,12 +208,25 @@ class Journal:
 class JournalWriter:
     """Keeps the journal in step with a run's events: a job is written as soon as it has an id
     (right after its create answer, before any wait), then on every change, on failure and
-    when its file is saved. The one place that turns run events into journal rows."""
+    when its file is saved. The one place that turns run events into journal rows.
+
+    A journal another program holds locked does not stop the run: the job's id is said at once
+    (``notice``, standard error by default) so it is not lost, and the row is written at the
+    next event that finds the journal free.
+    """
 
     def __init__(
-        self, journal: Journal, base_url: str, params: Mapping[str, Any] | None = None
+        self,
+        journal: Journal,
+        base_url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        notice: Callable[[str], Any] | None = None,
     ) -> None:
         self.journal, self.base_url, self.params = journal, base_url, dict(params or {})
+        self.notice = notice or _to_stderr
+        self.recorded = False
+        self.unwritten: Job | None = None
 
     def __repr__(self) -> str:
         return f"JournalWriter({self.journal!r}, {self.base_url!r})"
@@ -217,15 +235,36 @@ class JournalWriter:
         job = event.job
         if job is None or not job.id:
             return  # nothing to find it by yet (a chat answer that has not named its task)
-        if isinstance(event, Saved):
-            self.journal.update(self.base_url, job, path=event.path.resolve())
-        elif isinstance(event, Failed):
+        try:
+            self._write(event, job)
+        except sqlite3.Error as exc:
+            if self.unwritten is None:
+                self.notice(
+                    f"sora_nb: could not write the job journal ({exc}); job {job.id} is not "
+                    "recorded there yet (keep this id). The run goes on and tries again."
+                )
+            self.unwritten = job
+            return
+        if self.unwritten is not None:
+            self.unwritten = None
+            self.notice(f"sora_nb: job {job.id} is now recorded in the journal.")
+
+    def _write(self, event: RunEvent, job: Job) -> None:
+        if isinstance(event, Failed) and not isinstance(event.error, E.GenerationFailed):
             # Only a job the gateway ended is failed for good; after a timeout, an interrupt
             # or a lost connection it may still finish, and the row must stay resumable.
-            if isinstance(event.error, E.GenerationFailed):
-                self.journal.record(self.base_url, job, self.params)
-        else:
-            self.journal.record(self.base_url, job, self.params)
+            if not self.recorded:
+                self.journal.record(self.base_url, self.unwritten or job, self.params)
+                self.recorded = True
+            return
+        self.journal.record(self.base_url, job, self.params)
+        self.recorded = True
+        if isinstance(event, Saved):
+            self.journal.update(self.base_url, job, path=event.path.resolve())
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _side_files(path: Path) -> list[Path]:

@@ -48,3 +48,35 @@ def test_no_journal_unless_asked(emu, tmp_path, monkeypatch):
         client.create_video("a heron")
         assert client.journal is None
     assert not (tmp_path / "data").exists()
+
+
+def test_a_locked_journal_does_not_lose_the_job(emu, run_client, tmp_path, capfd):
+    # Another program holds the journal locked when the create is answered. The wait goes on,
+    # the id is said at once, and the row is written as soon as the lock goes. (The run used to
+    # die of sqlite3.OperationalError with the id shown nowhere and recorded nowhere.)
+    import sqlite3
+
+    journal = Journal(tmp_path / "jobs.sqlite3", busy_timeout=0.05)
+    emu.set(job_seconds=1.0)
+    holder = sqlite3.connect(journal.path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    updates = []
+
+    def on_update(job):
+        updates.append(job)
+        if len(updates) == 2 and holder.in_transaction:
+            holder.execute("ROLLBACK")  # the other program lets go mid-wait
+
+    async def scenario(client):
+        return await maybe(client.generate_video("a heron at dawn", on_update=on_update))
+
+    try:
+        done = run_client(emu, scenario, journal=journal)
+    finally:
+        holder.close()
+    said = capfd.readouterr().err
+    assert done.status == "completed"
+    assert f"job {done.id} is not recorded there yet" in said
+    assert f"job {done.id} is now recorded" in said
+    row = journal.get(done.id, emu.base_url)
+    assert row is not None and row.status == "completed" and row.prompt == "a heron at dawn"

@@ -405,6 +405,24 @@ def test_video_background_returns_at_once_and_finishes_later(sora):
     assert f"Video: videos/{Path(kept.path).name}" in out  # its result replaced its status line
 
 
+def test_a_background_job_that_dies_of_anything_says_so_in_its_cell(sora):
+    # --out names a file, not a folder: the download fails with an OSError, not a SoraError.
+    (sora.dir / "taken").write_text("not a folder")
+    result = cell(sora, "%%sora_video --background --out taken/clips\nthe doomed one")
+    assert result.success, result.error_in_exec
+    task = sora.magics.background[-1]
+    for _ in range(5):
+        assert cell(sora, "%%sora_video\nthe foreground one").success
+        if task.done():
+            break
+    assert task.done() and task.exception() is None  # handled: shown, not lost
+    out = sora.read()
+    assert "NotADirectoryError" in out or "FileExistsError" in out, out
+    by_prompt = {e.prompt: e for e in Journal().entries()}
+    assert by_prompt["the doomed one"].status == "completed"  # made on the gateway; not saved
+    assert by_prompt["the doomed one"].path is None
+
+
 # -- bad options: one line, nothing sent ---------------------------------------------------------
 
 BAD = [
