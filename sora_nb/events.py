@@ -4,6 +4,8 @@ One lifecycle (``sora_nb.runs``) emits them; everything else only listens: the j
 them, a cell's status line and the panel's progress bar draw them, a script's ``on_update``
 callback receives their jobs.
 
+    Submitting a create is about to be sent: until its answer comes the job may exist (and be
+               billed) with no id known, so it is journaled under a local id first
     Submitted  the gateway answered the create: the job has an id (journal it before any wait)
     Progressed the job changed (status, progress, link) while it ran
     Text       more of a streamed chat answer (video models through chat write as they work)
@@ -20,7 +22,25 @@ from pathlib import Path
 from ._exceptions import SoraError
 from .models import ChatEvent, Job
 
-__all__ = ["Failed", "Finished", "Progressed", "RunEvent", "Saved", "Submitted", "Text"]
+__all__ = [
+    "LOCAL_PREFIX",
+    "Failed",
+    "Finished",
+    "Progressed",
+    "RunEvent",
+    "Saved",
+    "Submitted",
+    "Submitting",
+    "Text",
+]
+
+# Ids sora_nb gives a job whose create was sent but not yet answered (never a gateway's id).
+LOCAL_PREFIX = "local:"
+
+
+@dataclass(frozen=True)
+class Submitting:
+    job: Job  # status "submitting", id LOCAL_PREFIX + a random part
 
 
 @dataclass(frozen=True)
@@ -56,7 +76,12 @@ class Failed:
     error: SoraError
 
 
-RunEvent = Submitted | Progressed | Text | Finished | Saved | Failed
+RunEvent = Submitting | Submitted | Progressed | Text | Finished | Saved | Failed
+
+
+def is_local(job_id: str | None) -> bool:
+    """Whether ``job_id`` is sora_nb's stand-in for a job whose create was never answered."""
+    return bool(job_id) and str(job_id).startswith(LOCAL_PREFIX)
 
 
 def job_of(event: RunEvent) -> Job | None:

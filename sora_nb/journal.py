@@ -21,12 +21,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from . import _exceptions as E
-from .events import Failed, RunEvent, Saved
+from .events import Failed, Progressed, RunEvent, Saved, Submitting, Text
 from .models import Job
 
 ENV_DATA_DIR = "SORA_NB_DATA_DIR"
@@ -177,6 +177,42 @@ class Journal:
                 ),
             )
 
+    def replace_id(self, base_url: str, old_id: str, job: Job) -> None:
+        """The row kept under ``old_id`` (a local stand-in) now belongs to ``job``'s real id,
+        keeping its request parameters and creation time."""
+        now = time.time()
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT params, created_at FROM jobs WHERE base_url = ? AND id = ?",
+                (base_url, old_id),
+            ).fetchone()
+            params, created = row if row else ("{}", now)
+            db.execute("DELETE FROM jobs WHERE base_url = ? AND id = ?", (base_url, old_id))
+            db.execute(
+                "INSERT OR REPLACE INTO jobs (base_url, id, dialect, model, prompt, params, "
+                "status, progress, video_url, error, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    base_url,
+                    job.id,
+                    job.dialect,
+                    job.model,
+                    job.prompt,
+                    params,
+                    job.status,
+                    job.progress,
+                    job.video_url,
+                    job.error,
+                    created,
+                    now,
+                ),
+            )
+
+    def forget(self, base_url: str, job_id: str) -> None:
+        """Remove a row (a local stand-in for a create the gateway refused: nothing was made)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM jobs WHERE base_url = ? AND id = ?", (base_url, job_id))
+
     def get(self, job_id: str, base_url: str | None = None) -> Entry | None:
         """The newest entry with this id (on ``base_url`` when given)."""
         query = "SELECT * FROM jobs WHERE id = ?" + (" AND base_url = ?" if base_url else "")
@@ -206,13 +242,18 @@ class Journal:
 
 
 class JournalWriter:
-    """Keeps the journal in step with a run's events: a job is written as soon as it has an id
-    (right after its create answer, before any wait), then on every change, on failure and
-    when its file is saved. The one place that turns run events into journal rows.
+    """Keeps the journal in step with a run's events. The one place that turns run events into
+    journal rows.
 
-    A journal another program holds locked does not stop the run: the job's id is said at once
-    (``notice``, standard error by default) so it is not lost, and the row is written at the
-    next event that finds the journal free.
+    - Before a create goes out (``Submitting``), the job is written under a local id with status
+      ``submitting``: an interrupt or a lost answer cannot lose a job the gateway may have made.
+    - When the gateway answers (``Submitted``), that row takes the gateway's id; then every
+      change, the failure the gateway reports, and the saved file are written.
+    - If the create is refused (an HTTP error, a connection never made), nothing was made and
+      the row goes; if its answer was lost, the row stays, status ``unknown``, saying so.
+    - A journal another program holds locked does not stop the run: the job's id is said at
+      once (``notice``, standard error by default) and the row written at the next event that
+      finds the journal free.
     """
 
     def __init__(
@@ -225,6 +266,7 @@ class JournalWriter:
     ) -> None:
         self.journal, self.base_url, self.params = journal, base_url, dict(params or {})
         self.notice = notice or _to_stderr
+        self.local: str | None = None  # the stand-in row's id, until the gateway names the job
         self.recorded = False
         self.unwritten: Job | None = None
 
@@ -233,23 +275,49 @@ class JournalWriter:
 
     def __call__(self, event: RunEvent) -> None:
         job = event.job
-        if job is None or not job.id:
+        if isinstance(event, Failed) and (job is None or not job.id) and self.local:
+            job = None  # decided from the error alone, below
+        elif job is None or (not job.id and (self.local is None or _passing(event))):
             return  # nothing to find it by yet (a chat answer that has not named its task)
+        elif not job.id:
+            job = replace(job, id=self.local)  # it ended without ever naming its task
         try:
             self._write(event, job)
         except sqlite3.Error as exc:
+            shown = job.id if job is not None else self.local
             if self.unwritten is None:
                 self.notice(
-                    f"sora_nb: could not write the job journal ({exc}); job {job.id} is not "
+                    f"sora_nb: could not write the job journal ({exc}); job {shown} is not "
                     "recorded there yet (keep this id). The run goes on and tries again."
                 )
             self.unwritten = job
             return
-        if self.unwritten is not None:
+        if self.unwritten is not None and job is not None:
             self.unwritten = None
             self.notice(f"sora_nb: job {job.id} is now recorded in the journal.")
 
-    def _write(self, event: RunEvent, job: Job) -> None:
+    def _write(self, event: RunEvent, job: Job | None) -> None:
+        if isinstance(event, Submitting):
+            assert job is not None
+            self.local = job.id
+            self.journal.record(self.base_url, job, self.params)
+            return
+        if job is None:  # a create that failed before the gateway named the job
+            assert isinstance(event, Failed) and self.local is not None
+            if _nothing_made(event.error):
+                self.journal.forget(self.base_url, self.local)
+            else:
+                stand_in = replace(
+                    event.job or Job(id="", status="queued", dialect=""),
+                    id=self.local,
+                    status="unknown",  # type: ignore[arg-type]
+                    error=f"the gateway may have made (and billed) this job: {event.error}",
+                )
+                self.journal.update(self.base_url, stand_in)
+            return
+        if self.local is not None and job.id != self.local:
+            self.journal.replace_id(self.base_url, self.local, job)
+            self.local, self.recorded = None, True
         if isinstance(event, Failed) and not isinstance(event.error, E.GenerationFailed):
             # Only a job the gateway ended is failed for good; after a timeout, an interrupt
             # or a lost connection it may still finish, and the row must stay resumable.
@@ -261,6 +329,18 @@ class JournalWriter:
         self.recorded = True
         if isinstance(event, Saved):
             self.journal.update(self.base_url, job, path=event.path.resolve())
+
+
+def _passing(event: RunEvent) -> bool:
+    return isinstance(event, Progressed | Text)
+
+
+def _nothing_made(error: E.SoraError) -> bool:
+    """Whether a failed create certainly made no job: the gateway refused it, or it was never
+    sent. After a lost answer (a timeout, a reset, an unreadable 200) the job may exist."""
+    if isinstance(error, E.ConnectError | E.ValidationError | E.ConfigError):
+        return True
+    return isinstance(error, E.GatewayError)
 
 
 def _to_stderr(message: str) -> None:

@@ -250,6 +250,7 @@ class ClientCore:
             family.build_remix(job_id, prompt),
             runs.job_parser(self.ctx, family, prompt=prompt),
             self.ctx,
+            runs.pending(family, model=None, prompt=prompt),
         )
 
     # -- chat and images --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ reading those images; the client's drivers perform the steps.
 from __future__ import annotations
 
 import mimetypes
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,7 +28,16 @@ from .capabilities import validate_video_request
 from .dialects import Dialect, HttpRequest
 from .dialects._dialect import check_variant
 from .dialects.chat import ChatStreamState, completion_state, parse_chat_completion
-from .events import Failed, Finished, Progressed, Saved, Submitted, Text
+from .events import (
+    LOCAL_PREFIX,
+    Failed,
+    Finished,
+    Progressed,
+    Saved,
+    Submitted,
+    Submitting,
+    Text,
+)
 from .files import load_image, safe_filename
 from .flows import Emit, Flow, Receive, Reply, Whole
 from .models import ChatEvent, Job, VideoRequest
@@ -149,9 +159,26 @@ def job_parser(
 # -- the lifecycle -------------------------------------------------------------------------------
 
 
-def submit(request: HttpRequest, parse: Callable[[Reply], Job], ctx: Context) -> Flow:
-    """Send a request that starts a job (create, remix) and report the new job, so it is
-    journaled before anything waits on it."""
+def pending(dialect: Dialect, *, model: str | None, prompt: str | None) -> Job:
+    """The stand-in for a job whose create is about to be sent: a local id, status
+    ``submitting``. Journaled before the create goes out, so an interrupt or a lost answer
+    cannot lose a job the gateway may have made (and billed)."""
+    return Job(
+        id=LOCAL_PREFIX + uuid.uuid4().hex[:16],
+        status="submitting",  # type: ignore[arg-type]
+        dialect=dialect.name,
+        model=model,
+        prompt=prompt,
+        error="the create was sent; its answer had not come",
+    )
+
+
+def submit(
+    request: HttpRequest, parse: Callable[[Reply], Job], ctx: Context, stand_in: Job
+) -> Flow:
+    """Send a request that starts a job (create, remix): Submitting before it goes out, then
+    Submitted with the gateway's id, before anything waits on it."""
+    yield Emit(Submitting(stand_in))
     job = yield from flows.call(request, ctx.policy, parse)
     yield Emit(Submitted(job))
     return job
@@ -161,7 +188,8 @@ def create(prepared: PreparedVideo, ctx: Context) -> Flow:
     """Send the prepared create; the new job is reported Submitted."""
     r = prepared.request
     parse = job_parser(ctx, prepared.dialect, prompt=r.prompt, model=r.model, seconds=r.duration)
-    return (yield from submit(prepared.create, parse, ctx))
+    stand_in = pending(prepared.dialect, model=r.model, prompt=r.prompt)
+    return (yield from submit(prepared.create, parse, ctx, stand_in))
 
 
 def wait(
@@ -250,6 +278,7 @@ def _streamed(prepared: PreparedVideo, ctx: Context) -> Flow:
     state = ChatStreamState(ctx.secrets)
     timeout = prepared.timeout
     deadline = None if timeout is None else ctx.clock() + timeout
+    yield Emit(Submitting(pending(prepared.dialect, model=r.model, prompt=r.prompt)))
     stream = yield from flows.send(prepared.create, ctx.policy, stream=True, deadline=deadline)
     last: Job | None = None
     submitted = False

@@ -319,13 +319,16 @@ class ChatStreamState:
         if isinstance(chunk.get("usage"), Mapping):
             self.usage = chunk["usage"]
         self._merge_tool_calls(tool_deltas)
+        arrived = bool(delta_text)
         delta_text = self._scrubbed(delta_text, final=self.finish_reason is not None)
         if delta_text:
             self.parts.append(delta_text)
             self.scanner.feed(delta_text)
         if self.finish_reason is not None:
             self.scanner.close()
-        if not delta_text and not tool_deltas and self.finish_reason is None and not self.usage:
+        # A piece held back (it could be the start of a key) is still an event, with no text yet:
+        # one event per piece of text, as it arrives.
+        if not arrived and not tool_deltas and self.finish_reason is None and not self.usage:
             return None
         return self.event(delta_text, chunk)
 

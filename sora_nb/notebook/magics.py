@@ -27,7 +27,9 @@ from .._secret import Secret
 from ..capabilities import is_video_model
 from ..client import AsyncClient
 from ..config import ENV_BASE_URL, ENV_DIALECT
+from ..events import is_local
 from ..journal import Entry, Journal
+from ..models import Job
 from ..runs import PreparedVideo
 from . import render, runner
 from .options import json_or_names, parse, tool_choice
@@ -203,16 +205,8 @@ class SoraMagics(Magics, SoraSettings):
         try:
             return runner.run(coro)
         except KeyboardInterrupt:
-            ids = self._close_views(runs, "interrupted")
-            if ids:
-                print(
-                    f"Interrupted. The job{'s' if len(ids) > 1 else ''} "
-                    f"{', '.join(ids)} may still be running on the gateway and "
-                    f"{'are' if len(ids) > 1 else 'is'} in the journal; finish with: "
-                    + "; ".join(f"%sora_jobs --resume {i}" for i in ids)
-                )
-            else:
-                print("Interrupted before the gateway answered; nothing was submitted.")
+            jobs = self._close_views(runs, "interrupted")
+            print(render.interrupted_line(jobs))
             return None
         except E.ValidationError as exc:
             self._close_views(runs, "failed")
@@ -221,15 +215,15 @@ class SoraMagics(Magics, SoraSettings):
             self._close_views(runs, "timed out" if isinstance(exc, E.PollTimeout) else "failed")
             raise SoraCellError(render.error_line(exc)) from None
 
-    def _close_views(self, runs: list[Any], status: str) -> list[str]:
-        ids = []
+    def _close_views(self, runs: list[Any], status: str) -> list[Job]:
+        jobs = []
         for run in runs:
             if run.job is not None and run.job.id:
-                ids.append(run.job.id)
+                jobs.append(run.job)
             if run.sink is not None:
                 run.sink.update(status=status)
                 run.sink.close()
-        return ids
+        return jobs
 
     def _background(self, coro: Any, runs: list[Any], name: str | None) -> None:
         async def run_and_show() -> None:
@@ -493,6 +487,12 @@ class SoraMagics(Magics, SoraSettings):
         entry = self.journal().get(job_id)
         if entry is None:
             raise UsageError(f"no job {job_id!r} in the journal (see %sora_jobs)")
+        if is_local(entry.id):
+            raise UsageError(
+                f"job {entry.id} never got an id from the gateway (its create was sent, the "
+                "answer never came); %sora_jobs --refresh looks for it where the gateway lists "
+                "jobs, or check the gateway's own job list"
+            )
         settings = self.settings()
         self._same_gateway(entry, settings)
         out_dir = None if settings.show == "link" else Path(settings.out_dir)

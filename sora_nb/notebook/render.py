@@ -14,7 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from .. import dialects
 from .._exceptions import PollTimeout, SoraError
+from ..events import is_local
 from ..journal import Entry
 from ..models import Job
 
@@ -51,6 +53,37 @@ def error_line(exc: BaseException, *, named: bool = False) -> str:
     if named or not isinstance(exc, SoraError):
         return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
     return line or type(exc).__name__
+
+
+def interrupted_line(jobs: Sequence[Job]) -> str:
+    """What an interrupted cell says about each job it had started, and how to pick it up."""
+    if not jobs:
+        return "Interrupted before anything was sent; nothing was submitted."
+    parts = []
+    for job in jobs:
+        if is_local(job.id):
+            parts.append(
+                "the create was sent but its answer had not come, so the gateway may have made "
+                f"(and billed) the job: it is in the journal as {job.id} (status submitting); "
+                "%sora_jobs --refresh looks for it where the gateway lists jobs, else check "
+                "the gateway's own job list"
+            )
+        elif _pollable(job):
+            parts.append(
+                f"the job {job.id} may still be running on the gateway and is in the journal: "
+                f"%sora_jobs --resume {job.id} finishes it"
+            )
+        else:
+            parts.append(
+                f"the job {job.id} may still be running on the gateway and is in the journal, "
+                "but its stream was the only way to follow it (this gateway family has no "
+                "status route), so it cannot be resumed from here"
+            )
+    return "Interrupted: " + "; ".join(parts) + "."
+
+
+def _pollable(job: Job) -> bool:
+    return job.dialect in dialects.names() and dialects.get(job.dialect).abilities.poll
 
 
 def error_bundle(exc: BaseException) -> Bundle:

@@ -22,8 +22,8 @@ from .. import _exceptions as E
 from .. import dialects
 from ..client import AsyncClient
 from ..config import ENV_BASE_URL
-from ..events import RunEvent, Text
-from ..journal import Journal
+from ..events import RunEvent, Text, is_local
+from ..journal import Entry, Journal
 from ..models import ChatEvent, ImageResult, Job
 from ..runs import PreparedVideo
 from . import render, runner
@@ -230,6 +230,9 @@ class Session:
             for entry in self.journal.entries(limit=200, unfinished=True, base_url=client.base_url):
                 if entry.dialect not in dialects.names():
                     continue  # a family not registered in this kernel
+                if is_local(entry.id):
+                    await self._find(client, entry)
+                    continue
                 if not dialects.get(entry.dialect).abilities.poll:
                     continue  # made through a stream: nothing to ask
                 try:
@@ -243,6 +246,24 @@ class Session:
                         "%sora_jobs --resume asks again",
                     )
                 self.journal.update(client.base_url, job)
+
+    async def _find(self, client: AsyncClient, entry: Entry) -> None:
+        """A create whose answer never came: where the gateway lists jobs, find the one with
+        this prompt made since, and give the row its real id."""
+        family = dialects.get(entry.dialect)
+        if not family.abilities.list:
+            return
+        since = entry.created_at - 60  # clocks differ a little
+        listed = await client.list_videos(limit=50, order="desc")
+        found = [
+            job
+            for job in listed
+            if job.prompt == entry.prompt
+            and (job.created_at is None or job.created_at.timestamp() >= since)
+            and self.journal.get(job.id, client.base_url) is None
+        ]
+        if found:
+            self.journal.replace_id(client.base_url, entry.id, found[-1])
 
 
 async def _save_image(

@@ -232,3 +232,31 @@ def test_a_video_model_failing_through_chat_is_journaled_failed(gateway, env, tm
     for row in rows:
         assert row.dialect == "chat" and row.error
         assert "[fail]" in row.error or "policy" in row.error or "失败" in row.error, row.error
+
+
+def test_an_interrupt_while_a_create_is_in_flight_loses_no_paid_job(gateway, env, tmp_path):
+    # The gateway makes the job, then takes 4 s to answer. The interrupt comes meanwhile. (It
+    # used to print "nothing was submitted", with no journal row, while the job was billed.)
+    from sora_nb.emulator import Fault
+
+    gateway.add_fault(Fault(kind="create", action="slow", delay=4.0, times=1))
+    journal = Journal(tmp_path / "data" / "jobs.sqlite3")
+    with kernel(tmp_path, env) as k:
+        _setup(k, dialect="openai")
+        run = k.execute("%%sora_video\na lighthouse in a gale", interrupt_after=1.5)
+        assert run.status == "ok" and not run.errors
+        assert "nothing was submitted" not in run.text
+        assert "may have made (and billed)" in run.text, run.text
+        (row,) = journal.entries()
+        assert row.id.startswith("local:") and row.status == "submitting"
+        assert row.id in run.text and row.prompt == "a lighthouse in a gale"
+        k.drain(3.0)  # the gateway finishes answering the abandoned create
+        # The family lists jobs: --refresh finds the one the create made and names it.
+        refreshed = k.execute("%sora_jobs --refresh")
+        assert refreshed.status == "ok", refreshed.errors
+        (row,) = journal.entries()
+        assert not row.id.startswith("local:") and row.id in gateway.jobs
+        resumed = k.execute(f"%sora_jobs --resume {row.id}")
+        assert resumed.status == "ok", resumed.errors
+    assert gateway.counters["create"] == 1
+    assert journal.get(row.id).status == "completed"

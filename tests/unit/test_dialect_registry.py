@@ -92,7 +92,14 @@ def test_a_registered_family_runs_the_whole_lifecycle(tasks, tmp_path):
     outcome = driver.run(runs.video(prepared, driver.ctx(), out_dir=tmp_path))
     assert [r.params for r in driver.sent[1:]] == [{"task_id": "t-1"}] * 2
     assert outcome.job.ok and outcome.path == tmp_path / "t-1.mp4"
-    assert driver.kinds() == ["Submitted", "Progressed", "Progressed", "Finished", "Saved"]
+    assert driver.kinds() == [
+        "Submitting",
+        "Submitted",
+        "Progressed",
+        "Progressed",
+        "Finished",
+        "Saved",
+    ]
 
 
 def test_what_a_family_cannot_do_is_one_line_before_sending():

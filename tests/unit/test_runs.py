@@ -151,8 +151,16 @@ def test_video_events_in_order_and_the_file_saved(tmp_path):
         ]
     )
     outcome = driver.run(runs.video(prepared(), driver.ctx(), out_dir=tmp_path))
-    assert driver.kinds() == ["Submitted", "Progressed", "Progressed", "Finished", "Saved"]
-    assert [e.job.status for e in driver.events[:4]] == [
+    assert driver.kinds() == [
+        "Submitting",
+        "Submitted",
+        "Progressed",
+        "Progressed",
+        "Finished",
+        "Saved",
+    ]
+    assert [e.job.status for e in driver.events[:5]] == [
+        "submitting",
         "queued",
         "in_progress",
         "completed",
@@ -168,7 +176,7 @@ def test_video_without_out_dir_downloads_nothing():
     driver = Driver([reply(unified_answer("completed", video_url="https://cdn.example/v.mp4"))])
     outcome = driver.run(runs.video(prepared(), driver.ctx(), out_dir=None))
     assert outcome.path is None and not driver.fetched
-    assert driver.kinds() == ["Submitted", "Finished"]
+    assert driver.kinds() == ["Submitting", "Submitted", "Finished"]
 
 
 def test_failed_generation_is_emitted_with_the_job_then_raised(tmp_path):
@@ -251,7 +259,8 @@ def test_chat_video_follows_the_stream_then_downloads(tmp_path):
         for e in driver.events
         if not isinstance(e, Text)
     ]
-    assert jobs == [
+    assert jobs[0][:2] == ("Submitting", "submitting")
+    assert jobs[1:] == [
         ("Submitted", "queued", None),
         ("Progressed", "in_progress", 36.0),
         ("Progressed", "in_progress", 44.0),
@@ -344,3 +353,77 @@ def test_every_builtin_dialect_runs_through_the_same_lifecycle():
     for name in dialects.names():
         family = dialects.get(name)
         assert family.abilities.streams != family.abilities.poll, name
+
+
+# -- a create whose answer may never come ---------------------------------------------------------
+
+
+def _writer(tmp_path):
+    from sora_nb.events import Submitting
+
+    journal = Journal(tmp_path / "jobs.sqlite3")
+    write = JournalWriter(journal, "http://gw/v1", {"duration": 10}, notice=lambda _: None)
+    stand_in = runs.pending(dialects.get("unified"), model="sora-2", prompt="a cat")
+    write(Submitting(stand_in))
+    return journal, write, stand_in
+
+
+def test_a_create_is_journaled_under_a_local_id_before_it_is_sent(tmp_path):
+    journal, write, stand_in = _writer(tmp_path)
+    row = journal.get(stand_in.id)
+    assert stand_in.id.startswith("local:") and row.status == "submitting"
+    assert row.prompt == "a cat" and row.params == {"duration": 10}
+    # The answer comes: the same row now carries the gateway's id.
+    from sora_nb.models import Job
+
+    write(Submitted(Job(id=TASK, status="queued", dialect="unified", prompt="a cat")))
+    assert journal.get(stand_in.id) is None
+    assert journal.get(TASK).status == "queued" and journal.get(TASK).params == {"duration": 10}
+    assert journal.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "kept"),
+    [
+        (E.BadRequestError("400 no", status_code=400), False),  # refused: nothing was made
+        (E.ConnectError("never connected"), False),
+        (E.SubmissionUnknown("answer lost"), True),  # the gateway may have made it
+        (E.ProtocolError("an unreadable 200"), True),
+    ],
+)
+def test_a_create_that_failed_keeps_its_row_only_if_a_job_may_exist(tmp_path, error, kept):
+    journal, write, stand_in = _writer(tmp_path)
+    write(Failed(None, error))
+    row = journal.get(stand_in.id)
+    if kept:
+        assert row.status == "unknown" and "may have made (and billed)" in row.error
+    else:
+        assert row is None
+
+
+def test_a_chat_video_that_never_names_its_task_is_kept_under_the_local_id(tmp_path):
+    from sora_nb.models import Job
+
+    journal, write, stand_in = _writer(tmp_path)
+    write(Progressed(Job(id="", status="in_progress", dialect="chat", progress=40.0)))
+    assert journal.get(stand_in.id).status == "submitting"  # passing news, no id: unchanged
+    done = Job(id="", status="completed", dialect="chat", video_url="https://c/x.mp4")
+    write(Finished(done))
+    write(Saved(done, Path("videos/x.mp4")))
+    row = journal.get(stand_in.id)
+    assert row.status == "completed" and row.path.endswith("videos/x.mp4")
+
+
+def test_the_interrupt_line_says_what_may_have_been_billed():
+    from sora_nb.models import Job
+    from sora_nb.notebook.render import interrupted_line
+
+    local = runs.pending(dialects.get("openai"), model="sora-2", prompt="p")
+    line = interrupted_line([local])
+    assert "may have made (and billed)" in line and local.id in line
+    assert "nothing was submitted" not in line
+    polled = Job(id=TASK, status="queued", dialect="unified")
+    assert f"%sora_jobs --resume {TASK} finishes it" in interrupted_line([polled])
+    streamed = Job(id="task_x", status="in_progress", dialect="chat")
+    said = interrupted_line([streamed])
+    assert "cannot be resumed" in said and "--resume" not in said
