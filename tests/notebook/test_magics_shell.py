@@ -736,3 +736,34 @@ def test_jobs_resume_finishes_a_journal_job(sora):
     assert Path(entry.path).resolve() == Path(video.path).resolve()
     assert sora.ip.user_ns["resumed"] is video
     assert sora.emu.counters["create"] == 1  # resuming never creates a second job
+
+
+def test_a_passing_404_during_refresh_fails_nothing_and_resume_asks_again(sora):
+    # One 404 while a task moves between upstreams used to mark the row failed for good, and
+    # --resume then refused without asking the gateway, though the job completed.
+    from sora_nb.emulator import Fault
+
+    sora.emu.set(job_seconds=0.3)
+    with plain_client(sora.emu) as client:
+        job = client.create_video("found again", model="sora-2")
+        Journal().record(client.base_url, job)
+    sora.emu.add_fault(Fault(kind="poll", status=404, times=1))
+    assert cell(sora, "%sora_jobs --refresh").success
+    row = Journal().get(job.id)
+    assert row.status != "failed" and "did not find this job" in row.error
+    result = cell(sora, f"%sora_jobs --resume {job.id}")
+    assert result.success, result.error_in_exec
+    assert result.result.status == "completed" and Journal().get(job.id).status == "completed"
+
+
+def test_the_panel_never_resumes_another_gateways_job_with_this_key(sora, tmp_path):
+    other = "http://127.0.0.1:9/v1"
+    Journal().record(other, sora_nb.Job(id="task_elsewhere", status="queued", dialect="unified"))
+    panel = cell(sora, "%sora_panel").result
+    panel.load_history()
+    panel.history_list.value = "task_elsewhere"
+    before = sum(sora.emu.counters.values())
+    assert panel.resume_selected() is None  # nothing started
+    shown = panel.history_out.outputs[0]["data"]["text/plain"]
+    assert "task_elsewhere" in shown and other in shown
+    assert sum(sora.emu.counters.values()) == before
