@@ -62,7 +62,10 @@ def from_reply(
     if status == 429:
         if answer.quota:
             return E.QuotaExceeded(message + " (the balance or quota is used up)", **kw)
-        return E.RateLimitError(message, retry_after=_retry_after(headers), **kw)
+        wait = _retry_after(headers)
+        if wait is not None and wait > 60:
+            message += f" (the gateway asks to wait {_duration(wait)} before trying again)"
+        return E.RateLimitError(message, retry_after=wait, **kw)
     if status in (401, 403):
         return E.AuthenticationError(message, **kw)
     if status == 404:
@@ -211,6 +214,43 @@ def load_json(content: bytes, *, what: str, secrets: Iterable[Secret | str | Non
         return json.loads(text)
     except ValueError:
         raise not_json(text, what=what, secrets=()) from None
+
+
+# Fields that make an answer a job, a chat answer or a list, even when it also has "error".
+_ANSWER_FIELDS = ("id", "task_id", "choices", "data", "video_id")
+_AUTH_WORDS = ("api_key", "api key", "authentication", "unauthorized", "invalid_token")
+
+
+def refusal(body: Any, *, what: str) -> E.SoraError | None:
+    """The gateway's error when an HTTP 200 answer is an error object and nothing else
+    (relays do this): its own message as one line, not "the answer has no id". None otherwise."""
+    if not isinstance(body, Mapping):
+        return None
+    error = body.get("error")
+    if not error or any(body.get(k) not in (None, "", [], {}) for k in _ANSWER_FIELDS):
+        return None
+    answer = parse_error(200, json.dumps(body, ensure_ascii=False))
+    message = f"the gateway answered 200 with an error while {what}: {answer.message}"
+    kw: dict[str, Any] = {
+        "status_code": 200,
+        "error_type": answer.type,
+        "code": answer.code,
+        "body": answer.body,
+    }
+    words = " ".join(str(v).lower() for v in (answer.type, answer.code, answer.message) if v)
+    if answer.quota:
+        return E.QuotaExceeded(message + " (the balance or quota is used up)", **kw)
+    if any(w in words for w in _AUTH_WORDS):
+        return E.AuthenticationError(message, **kw)
+    if "rate" in words and "limit" in words:
+        return E.RateLimitError(message, **kw)
+    return E.BadRequestError(message, **kw)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs} s"
 
 
 def _reason(status: int) -> str:

@@ -96,7 +96,10 @@ class ClientCore:
         return bool(self._key)
 
     def _url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path}"
+        # Schemes are case-insensitive: "HTTP://cdn/x.mp4" is a link, not a path on the gateway
+        # (which would have been sent the key).
+        absolute = path[:8].lower().startswith(("http://", "https://"))
+        return path if absolute else f"{self.base_url}/{path}"
 
     def _secrets(self) -> tuple[Secret]:
         return (self._key,)

@@ -32,6 +32,9 @@ class RetryPolicy:
     attempts: int = 5
     base: float = 0.5
     cap: float = 30.0
+    # The longest Retry-After waited out without a word: a gateway asking for more (86400, say)
+    # gets its error raised, naming the wait, rather than a cell that sleeps for a day.
+    max_retry_after: float = 60.0
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def delay(self, error: SoraError, attempt: int, *, creates: bool) -> float | None:
@@ -44,8 +47,10 @@ class RetryPolicy:
         backoff = self.rng.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
         hint = getattr(error, "retry_after", None)
         if hint is not None:
+            if hint > self.max_retry_after:
+                return None
             # The gateway said when; a little jitter keeps many clients from returning at once.
-            return min(max(hint, 0.0) + self.rng.uniform(0, 0.1 * max(hint, 0.1)), 300.0)
+            return max(hint, 0.0) + self.rng.uniform(0, 0.1 * max(hint, 0.1))
         return backoff
 
 

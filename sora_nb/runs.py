@@ -72,7 +72,12 @@ class Context:
     secrets: tuple[Secret, ...] = ()
 
     def load(self, reply: Reply, what: str) -> Any:
-        return _errors.load_json(reply.content, what=what, secrets=self.secrets)
+        """A JSON answer; an error object sent with status 200 is raised as the gateway's error."""
+        body = _errors.load_json(reply.content, what=what, secrets=self.secrets)
+        refused = _errors.refusal(body, what=what)
+        if refused is not None:
+            raise refused
+        return body
 
     def schedule(self, min_interval: float | None = None) -> PollSchedule:
         low = self.min_interval if min_interval is None else min_interval

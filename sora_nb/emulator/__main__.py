@@ -100,6 +100,14 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        # It accepts any key unless --api-key-env is set, and serves every file it rendered.
+        print(
+            f"sora_nb emulator: listening on {args.host}, reachable from other machines"
+            + ("" if api_key else ", and with no key required"),
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         threading.Event().wait()  # woken by KeyboardInterrupt
     except KeyboardInterrupt:

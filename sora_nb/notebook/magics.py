@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,17 @@ class SoraMagics(Magics, SoraSettings):
     @property
     def background(self) -> list[asyncio.Task[Any]]:
         return self.session.background
+
+    def settings(self) -> Settings:
+        """The settings now, as one snapshot; the built-in emulator is sent no key (the user's
+        real key has no business with it)."""
+        snapshot = SoraSettings.settings(self)
+        emulator = self.session.emulator
+        if emulator is not None and snapshot.base_url == emulator.base_url:
+            return replace(
+                snapshot, api_key=Secret(None), key_source="none sent to the built-in emulator"
+            )
+        return snapshot
 
     @observe("base_url", "api_key_env", "poll_interval", "max_poll_interval", "verify_tls")
     def _settings_changed(self, change: Any) -> None:
@@ -214,6 +226,11 @@ class SoraMagics(Magics, SoraSettings):
         except E.SoraError as exc:
             self._close_views(runs, "timed out" if isinstance(exc, E.PollTimeout) else "failed")
             raise SoraCellError(render.error_line(exc)) from None
+        except OSError as exc:
+            # A folder that cannot be written (--out naming a file, a full disk): one line, not
+            # a traceback through sora_nb's insides.
+            self._close_views(runs, "failed")
+            raise SoraCellError(render.error_line(exc, named=True)) from None
 
     def _close_views(self, runs: list[Any], status: str) -> list[Job]:
         jobs = []

@@ -90,7 +90,8 @@ class Session:
                 )
             client = AsyncClient(
                 base_url=settings.base_url,
-                api_key=settings.api_key.reveal(),
+                # "" (not None): the snapshot decided; no falling back to $SORA_API_KEY.
+                api_key=settings.api_key.reveal() or "",
                 dialect=settings.dialect,
                 model=settings.model,
                 poll_interval=settings.poll_interval,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import re
 import sys
 import time
 import uuid
@@ -30,6 +31,7 @@ from ..polling import PollSchedule
 from . import render
 
 Clock = Callable[[], float]
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 Bundle = dict[str, Any]
 
 __all__ = [
@@ -495,7 +497,9 @@ class LiveMarkdown:
         if self.closed:
             return
         if self.mode == "text":
-            sys.stdout.write(delta)
+            # A terminal obeys escape sequences: gateway text must not clear the screen or set
+            # the window title, so control characters other than newline and tab are dropped.
+            sys.stdout.write(_CONTROL.sub("", delta))
             sys.stdout.flush()
             self._written = self._size
             return

@@ -116,3 +116,51 @@ def test_a_video_through_chat_stops_at_its_timeout(emu, run_client):
     assert "no answer in time" in str(error) or "time" in str(error)
     assert error.task_id  # what was seen is kept: the relay may still finish it
     assert emu.counters["create"] + emu.counters["chat"] == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "words"),
+    [
+        (
+            {"message": "该令牌额度已用尽", "type": "insufficient_quota"},
+            sora_nb.QuotaExceeded,
+            "额度",
+        ),
+        ({"message": "Incorrect API key provided"}, sora_nb.AuthenticationError, "Incorrect"),
+        (
+            {"message": "model sora-9 does not exist", "code": "model_not_found"},
+            sora_nb.BadRequestError,
+            "sora-9",
+        ),
+    ],
+)
+def test_an_error_object_sent_with_200_is_the_gateways_answer(run_client, error, kind, words):
+    # It used to surface as "the video answer has no job id", hiding the relay's own words.
+    with hostile_relay() as relay:
+        relay.answer(
+            "POST", "/v1/video/create", Answer(once(json.dumps({"error": error}).encode()))
+        )
+
+        async def scenario(client):
+            with pytest.raises(sora_nb.SoraError) as info:
+                await maybe(client.create_video("a fox", dialect="unified"))
+            return info.value
+
+        exc = run_client(relay, scenario)
+    assert isinstance(exc, kind), repr(exc)
+    assert words in str(exc) and "answered 200 with an error" in str(exc)
+
+
+def test_a_link_with_a_capital_scheme_is_a_link_not_a_path_on_the_gateway(run_client, tmp_path):
+    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
+    with hostile_relay() as relay:
+        relay.answer("GET", "/cdn/v.mp4", Answer(once(mp4), headers={"content-type": "video/mp4"}))
+        link = relay.origin.replace("http://", "HTTP://") + "/cdn/v.mp4"
+        job = Job(id="task_1", status="completed", dialect="unified", video_url=link)
+
+        async def scenario(client):
+            return await maybe(client.download(job, tmp_path))
+
+        path = run_client(relay, scenario)
+        assert [s.path for s in relay.served] == ["/cdn/v.mp4"]  # not /v1/HTTP:/…
+    assert path.read_bytes() == mp4

@@ -219,6 +219,19 @@ def test_load_without_gateway_starts_the_builtin_emulator(env):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
+def test_the_builtin_emulator_is_never_sent_the_users_real_key(env, monkeypatch):
+    monkeypatch.setenv("SORA_API_KEY", KEY)  # the user's real key, set for a real gateway
+    assert env.ip.run_cell("%load_ext sora_nb").success
+    magics = env.ip.magics_manager.registry["SoraMagics"]
+    assert env.ip.run_cell("%%sora_chat -m gpt-4\nhello").success
+    assert env.ip.run_cell("%%sora_video\na quiet harbour").success
+    sent = [r.headers.get("authorization", "") for r in magics.emulator.requests]
+    assert sent and not any(KEY in h for h in sent)
+    plain = env.ip.run_cell("%sora_config").result._repr_mimebundle_()["text/plain"]
+    assert "none sent to the built-in emulator" in plain
+    assert env.ip.run_cell("%unload_ext sora_nb").success
+
+
 # -- %%sora_video --------------------------------------------------------------------------------
 
 
@@ -403,6 +416,16 @@ def test_video_background_returns_at_once_and_finishes_later(sora):
     kept = sora.ip.user_ns["bg"]
     assert kept.status == "completed" and kept.id == by_prompt["the background one"].id
     assert f"Video: videos/{Path(kept.path).name}" in out  # its result replaced its status line
+
+
+def test_an_unusable_out_folder_is_one_line(sora):
+    (sora.dir / "taken").write_text("not a folder")
+    result = cell(sora, "%%sora_video --out taken/clips\nthe blocked one")
+    assert not result.success and type(result.error_in_exec).__name__ == "SoraCellError"
+    message = str(result.error_in_exec)
+    assert "\n" not in message and ("NotADirectoryError" in message or "FileExists" in message)
+    assert "taken" in message
+    sora.read()
 
 
 def test_a_background_job_that_dies_of_anything_says_so_in_its_cell(sora):

@@ -314,3 +314,11 @@ def test_load_json_ok_and_bad():
 def test_not_json_snippet_is_short():
     exc = _errors.not_json("y" * 1000, what="x")
     assert len(str(exc)) < 250
+
+
+def test_a_long_retry_after_is_named_in_the_message():
+    error = _errors.from_reply(
+        429, {"retry-after": "86400"}, '{"error": {"message": "slow down"}}', what="creating"
+    )
+    assert isinstance(error, E.RateLimitError) and error.retry_after == 86400.0
+    assert "asks to wait 24 h 0 min before trying again" in str(error)

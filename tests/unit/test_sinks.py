@@ -125,3 +125,13 @@ def test_text_sinks_share_the_throttle(sink, capsys):
         assert live.bytes < 8 * 2 * len(live.text.encode())  # two mime types per update
     else:
         assert capsys.readouterr().out == live.text  # a terminal gets each piece once
+
+
+def test_text_for_a_terminal_carries_no_escape_sequences(capsys):
+    live = LiveMarkdown(mode="text", clock=Clock())
+    live.append("\x1b[2J\x1b]0;pwned\x07safe ")
+    live.append("text\x9b31m\n\tindented")
+    out = capsys.readouterr().out
+    assert out == "[2J]0;pwnedsafe text31m\n\tindented"
+    assert not any(c in out for c in "\x1b\x07\x9b")
+    assert live.text == "\x1b[2J\x1b]0;pwned\x07safe text\x9b31m\n\tindented"  # the reply keeps it
