@@ -212,7 +212,7 @@ def load_json(content: bytes, *, what: str, secrets: Iterable[Secret | str | Non
     text = scrub(content.decode("utf-8", "replace"), secrets)
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         raise not_json(text, what=what, secrets=()) from None
 
 

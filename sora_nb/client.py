@@ -108,6 +108,22 @@ class _Transport(ClientCore):
             timeout=httpx.Timeout(timeout, connect=min(10.0, self.timeout)),
         )
 
+    def _request(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        request: HttpRequest,
+        stream: bool,
+        deadline: float | None,
+    ) -> httpx.Request:
+        """The httpx request, or one line saying why it cannot be made (before anything is
+        sent): a link from the gateway that is no valid URL."""
+        try:
+            return self._build(http, request, stream, deadline)
+        except httpx.InvalidURL as exc:
+            raise E.ProtocolError(
+                f"cannot request {request.path[:80]!r} while {flows.describe(request)}: {exc}"
+            ) from None
+
     def _failed(self, exc: httpx.HTTPError, request: HttpRequest) -> E.SoraError:
         return _errors.from_transport(exc, what=flows.describe(request), secrets=self._secrets())
 
@@ -234,7 +250,7 @@ class Client(_Transport):
         content = b""
         try:
             response = self._http.send(
-                self._build(self._http, request, stream, deadline), auth=self._auth, stream=True
+                self._request(self._http, request, stream, deadline), auth=self._auth, stream=True
             )
             if response.status_code >= 400 or not stream:
                 try:
@@ -533,7 +549,7 @@ class AsyncClient(_Transport):
         content = b""
         try:
             response = await self._http.send(
-                self._build(self._http, request, stream, deadline), auth=self._auth, stream=True
+                self._request(self._http, request, stream, deadline), auth=self._auth, stream=True
             )
             if response.status_code >= 400 or not stream:
                 try:

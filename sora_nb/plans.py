@@ -53,6 +53,13 @@ class ClientCore:
         self.base_url = resolve_base_url(base_url)
         self.dialect = resolve_dialect(dialect)
         self._key = Secret(resolve_api_key(api_key))
+        key = self._key.reveal() or ""
+        if key and (not key.isascii() or not key.isprintable() or " " in key):
+            # It would fail deep inside httpx (UnicodeEncodeError) on the first request.
+            raise E.ConfigError(
+                "the API key has characters an HTTP header cannot carry (spaces, line breaks or "
+                "non-ASCII): check that it was copied whole"
+            )
         self.model = model
         for name, value in (
             ("timeout", timeout),
@@ -60,7 +67,7 @@ class ClientCore:
             ("poll_interval", poll_interval),
             ("max_poll_interval", max_poll_interval),
         ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
                 raise E.ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
         if max_poll_interval < poll_interval:
             raise E.ConfigError("max_poll_interval must be at least poll_interval")

@@ -127,7 +127,11 @@ def check_seconds(name: str, value: object) -> None:
     """A number of seconds a user gave: positive, or None (no limit)."""
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value < 1e9  # also no inf or nan: no clock or sleep takes them
+    ):
         raise E.ValidationError(f"{name} must be a positive number of seconds, not {value!r}")
 
 
@@ -327,7 +331,13 @@ def download(
     if family is not None and family.abilities.content and (variant != "video" or not url):
         request = family.build_content(job.id, variant)
     elif url:
-        if urlsplit(url).scheme not in ("http", "https"):
+        try:
+            scheme = urlsplit(url).scheme
+        except ValueError:
+            raise E.ProtocolError(
+                f"cannot request the gateway's link {url[:80]!r}: it is not a valid URL"
+            ) from None
+        if scheme not in ("http", "https"):
             raise E.ProtocolError(f"refusing to download from a non-http(s) link: {url[:80]!r}")
         request = HttpRequest("GET", url, "content")
     else:
@@ -338,7 +348,7 @@ def download(
     if filename:
         name = safe_filename(filename)
     else:
-        guessed = mimetypes.guess_type(urlsplit(url or "").path)[0]
+        guessed = mimetypes.guess_type((url or "").split("?")[0])[0]
         ext = (
             ".mp4" if variant == "video" else (mimetypes.guess_extension(guessed or "") or ".webp")
         )

@@ -164,3 +164,48 @@ def test_a_link_with_a_capital_scheme_is_a_link_not_a_path_on_the_gateway(run_cl
         path = run_client(relay, scenario)
         assert [s.path for s in relay.served] == ["/cdn/v.mp4"]  # not /v1/HTTP:/…
     assert path.read_bytes() == mp4
+
+
+@pytest.mark.parametrize(
+    ("make", "kind", "words"),
+    [
+        # A relay's link that is no URL: one line, not httpx.InvalidURL.
+        (
+            lambda client, tmp: client.download(
+                Job(id="t", status="completed", dialect="unified", video_url="http://[::1/x.mp4"),
+                tmp,
+            ),
+            sora_nb.ProtocolError,
+            "cannot request",
+        ),
+        # A status answer nested past Python's recursion limit: one line, not RecursionError.
+        (lambda client, tmp: client.get_job("deep"), sora_nb.ProtocolError, "not valid JSON"),
+    ],
+)
+def test_odd_answers_are_one_line(run_client, tmp_path, make, kind, words):
+    with hostile_relay() as relay:
+        relay.answer("GET", "/v1/video/query", Answer(once(b"[" * 100_000 + b"]" * 100_000)))
+
+        async def scenario(client):
+            with pytest.raises(sora_nb.SoraError) as info:
+                await maybe(make(client, tmp_path))
+            return info.value
+
+        error = run_client(relay, scenario, dialect="unified", retries=0)
+    assert isinstance(error, kind) and words in str(error) and "\n" not in str(error)
+
+
+@pytest.mark.parametrize("key", ["sk-ключ-123456", "sk-abc\n123456", "sk abc 123456"])
+def test_a_key_headers_cannot_carry_is_refused_at_once(key):
+    with pytest.raises(sora_nb.ConfigError, match="copied whole") as info:
+        sora_nb.Client(base_url="http://127.0.0.1:9/v1", api_key=key)
+    assert key not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 1e300])
+def test_endless_timeouts_are_refused_before_anything_runs(value):
+    with pytest.raises(sora_nb.ConfigError):
+        sora_nb.Client(base_url="http://127.0.0.1:9/v1", timeout=value)
+    with sora_nb.Client(base_url="http://127.0.0.1:9/v1") as client:
+        with pytest.raises(sora_nb.ValidationError):
+            client.wait("task_1", timeout=value)
