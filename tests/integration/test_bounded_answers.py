@@ -206,6 +206,8 @@ def test_a_key_headers_cannot_carry_is_refused_at_once(key):
 def test_endless_timeouts_are_refused_before_anything_runs(value):
     with pytest.raises(sora_nb.ConfigError):
         sora_nb.Client(base_url="http://127.0.0.1:9/v1", timeout=value)
-    with sora_nb.Client(base_url="http://127.0.0.1:9/v1") as client:
-        with pytest.raises(sora_nb.ValidationError):
-            client.wait("task_1", timeout=value)
+    with (
+        sora_nb.Client(base_url="http://127.0.0.1:9/v1") as client,
+        pytest.raises(sora_nb.ValidationError),
+    ):
+        client.wait("task_1", timeout=value)
