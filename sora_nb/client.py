@@ -29,7 +29,7 @@ from . import _exceptions as E
 from ._secret import Secret, scrub, scrub_bytes
 from .dialects import Dialect, HttpRequest
 from .events import RunEvent, Text
-from .files import load_image, media_kind, safe_filename, temp_name
+from .files import load_image, media_kind, safe_filename, settle, temp_name
 from .models import ChatEvent, ImageResult, Job
 from .plans import ClientCore, OnEvent
 from .runs import Outcome, PreparedVideo
@@ -310,8 +310,7 @@ class Client(_Transport):
             if expect and media_kind(head) is None:
                 raise self._not_a_video(response, head)
             self._check_length(response, written)
-            os.replace(tmp, target)
-            return target
+            return settle(tmp, target)
         except httpx.HTTPError as exc:
             raise self._failed(exc, request)  # noqa: B904 (chained to a scrubbed copy: _errors)
         finally:
@@ -613,8 +612,7 @@ class AsyncClient(_Transport):
             if expect and media_kind(head) is None:
                 raise self._not_a_video(response, head)
             self._check_length(response, written)
-            os.replace(tmp, target)
-            return target
+            return settle(tmp, target)
         except httpx.HTTPError as exc:
             raise self._failed(exc, request)  # noqa: B904 (chained to a scrubbed copy: _errors)
         finally:

@@ -6,6 +6,7 @@ prepared (``runs.prepare``), so a bad file is one line before anything is sent.
 
 from __future__ import annotations
 
+import filecmp
 import os
 import re
 import uuid
@@ -21,6 +22,7 @@ __all__ = [
     "load_image",
     "media_kind",
     "safe_filename",
+    "settle",
     "temp_name",
 ]
 
@@ -81,6 +83,33 @@ def safe_filename(name: str, default: str = "video") -> str:
 def temp_name(target: Path) -> Path:
     """Where a download is written until it is complete (then renamed to ``target``)."""
     return target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
+
+
+def settle(tmp: Path, target: Path) -> Path:
+    """Put a finished download in place without overwriting a different file: the same bytes
+    keep ``target`` (a re-run of a deterministic notebook keeps its names); other bytes get
+    ``name-2.mp4``, ``name-3.mp4``… (two ids that differ only past the 120 characters a name
+    keeps, or an earlier session's file). Returns where the file is."""
+    candidate, n = target, 1
+    while True:
+        try:
+            os.link(tmp, candidate)  # atomic, and never replaces an existing file
+        except FileExistsError:
+            if filecmp.cmp(candidate, tmp, shallow=False):
+                tmp.unlink(missing_ok=True)
+                return candidate
+            n += 1
+            candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
+            continue
+        except OSError:  # a file system without hard links
+            if candidate.exists() and not filecmp.cmp(candidate, tmp, shallow=False):
+                n += 1
+                candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
+                continue
+            os.replace(tmp, candidate)
+            return candidate
+        tmp.unlink(missing_ok=True)
+        return candidate
 
 
 def media_kind(head: bytes) -> str | None:

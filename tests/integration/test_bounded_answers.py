@@ -211,3 +211,27 @@ def test_endless_timeouts_are_refused_before_anything_runs(value):
         pytest.raises(sora_nb.ValidationError),
     ):
         client.wait("task_1", timeout=value)
+
+
+def test_two_videos_whose_names_collide_are_both_kept(run_client, tmp_path):
+    # Ids that differ only past the 120 characters a file name keeps (-n 2 on some relays).
+    head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+    stem = "task_" + "x" * 130
+    with hostile_relay() as relay:
+        jobs = []
+        for n in (1, 2):
+            relay.answer(
+                "GET",
+                f"/cdn/{n}.mp4",
+                Answer(once(head + bytes([n]) * 64), headers={"content-type": "video/mp4"}),
+            )
+            link = f"{relay.origin}/cdn/{n}.mp4"
+            jobs.append(Job(id=f"{stem}{n}", status="completed", dialect="unified", video_url=link))
+
+        async def scenario(client):
+            return [await maybe(client.download(job, tmp_path)) for job in jobs]
+
+        first, second = run_client(relay, scenario)
+    assert first != second and first.exists() and second.exists()
+    assert first.read_bytes() != second.read_bytes()
+    assert len(list(tmp_path.iterdir())) == 2
