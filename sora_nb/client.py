@@ -212,6 +212,58 @@ class _Stream:
         self.whole_read = False
 
 
+class _Download:
+    """One file being downloaded, shared by both twins: written under a temporary name, its
+    first bytes checked to be a video (when ``expect`` says so), its length checked against
+    Content-Length, then put in place (``files.settle``)."""
+
+    def __init__(
+        self, transport: _Transport, response: httpx.Response, target: Path, expect: str | None
+    ) -> None:
+        self.transport, self.response, self.target, self.expect = (
+            transport,
+            response,
+            target,
+            expect,
+        )
+        self.tmp = temp_name(target)
+        self.head = b""
+        self.written = 0
+        self._fh: Any = None
+
+    def refused(self) -> bool:
+        """A video was expected and the answer says it is text, JSON or markup."""
+        return bool(self.expect) and self.transport._textual(self.response)
+
+    def not_a_video(self, head: bytes) -> E.ProtocolError:
+        return self.transport._not_a_video(self.response, head[:4096])
+
+    def __enter__(self) -> _Download:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.tmp, "wb")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
+
+    def write(self, chunk: bytes) -> None:
+        if self.expect and len(self.head) < 16:
+            self.head += chunk[:16]
+            if len(self.head) >= 16 and media_kind(self.head) is None:
+                raise self.not_a_video(self.head)
+        self._fh.write(chunk)
+        self.written += len(chunk)
+
+    def settled(self) -> Path:
+        if self.expect and media_kind(self.head) is None:
+            raise self.not_a_video(self.head)
+        self.transport._check_length(self.response, self.written)
+        return settle(self.tmp, self.target)
+
+    def discard(self) -> None:
+        self.tmp.unlink(missing_ok=True)
+
+
 class Client(_Transport):
     """Synchronous client. Every method blocks until its answer is in.
 
@@ -293,29 +345,19 @@ class Client(_Transport):
 
     def _fetch(self, request: HttpRequest, target: Path, expect: str | None) -> Path:
         stream = self._send(request, stream=True)
-        response = stream.response
-        tmp, written, head = temp_name(target), 0, b""
+        file = _Download(self, stream.response, target, expect)
         try:
-            if expect and self._textual(response):
-                raise self._not_a_video(response, self._read(response, request, None)[:4096])
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                for chunk in response.iter_bytes():
-                    if expect and len(head) < 16:
-                        head += chunk[:16]
-                        if len(head) >= 16 and media_kind(head) is None:
-                            raise self._not_a_video(response, head)
-                    fh.write(chunk)
-                    written += len(chunk)
-            if expect and media_kind(head) is None:
-                raise self._not_a_video(response, head)
-            self._check_length(response, written)
-            return settle(tmp, target)
+            if file.refused():
+                raise file.not_a_video(self._read(stream.response, request, None))
+            with file:
+                for chunk in stream.response.iter_bytes():
+                    file.write(chunk)
+            return file.settled()
         except httpx.HTTPError as exc:
             raise self._failed(exc, request)  # noqa: B904 (chained to a scrubbed copy: _errors)
         finally:
-            response.close()
-            tmp.unlink(missing_ok=True)
+            stream.response.close()
+            file.discard()
 
     def _steps(self, flow: flows.Flow, result: list[Any]) -> Iterator[RunEvent]:
         """Perform ``flow``'s steps, yielding each event it emits; its value goes in ``result``."""
@@ -594,30 +636,19 @@ class AsyncClient(_Transport):
 
     async def _fetch(self, request: HttpRequest, target: Path, expect: str | None) -> Path:
         stream = await self._send(request, stream=True)
-        response = stream.response
-        tmp, written, head = temp_name(target), 0, b""
+        file = _Download(self, stream.response, target, expect)
         try:
-            if expect and self._textual(response):
-                body = await self._read(response, request, None)
-                raise self._not_a_video(response, body[:4096])
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                async for chunk in response.aiter_bytes():
-                    if expect and len(head) < 16:
-                        head += chunk[:16]
-                        if len(head) >= 16 and media_kind(head) is None:
-                            raise self._not_a_video(response, head)
-                    fh.write(chunk)
-                    written += len(chunk)
-            if expect and media_kind(head) is None:
-                raise self._not_a_video(response, head)
-            self._check_length(response, written)
-            return settle(tmp, target)
+            if file.refused():
+                raise file.not_a_video(await self._read(stream.response, request, None))
+            with file:
+                async for chunk in stream.response.aiter_bytes():
+                    file.write(chunk)
+            return file.settled()
         except httpx.HTTPError as exc:
             raise self._failed(exc, request)  # noqa: B904 (chained to a scrubbed copy: _errors)
         finally:
-            await response.aclose()
-            tmp.unlink(missing_ok=True)
+            await stream.response.aclose()
+            file.discard()
 
     async def _steps(self, flow: flows.Flow, result: list[Any]) -> AsyncIterator[RunEvent]:
         """Perform ``flow``'s steps, yielding each event it emits; its value goes in ``result``."""
