@@ -138,12 +138,15 @@ class _Transport(ClientCore):
             secrets=self._secrets(),
         )
 
+    def _scrubbed(self, body: bytearray) -> bytes:
+        # Scrubbed as it arrives, before any caller holds it: a gateway that echoes the key (in
+        # a failure reason, say) must not leave it in any value a traceback with locals shows.
+        data = scrub_bytes(bytes(body), self._secrets())
+        body.clear()
+        return data
+
     def _reply(self, response: httpx.Response, content: bytes) -> flows.Reply:
-        # Scrubbed as it arrives: a gateway that echoes the key (in a failure reason, say) must
-        # not leave it in any value a traceback with locals could show.
-        return flows.Reply(
-            response.status_code, response.headers, scrub_bytes(content, self._secrets())
-        )
+        return flows.Reply(response.status_code, response.headers, content)
 
     def _bounded(self, size: int, request: HttpRequest, deadline: float | None) -> None:
         """An answer being read may not grow past MAX_ANSWER_BYTES, nor arrive past its
@@ -326,7 +329,7 @@ class Client(_Transport):
         for chunk in response.iter_bytes():
             body += chunk
             self._bounded(len(body), request, deadline)
-        return bytes(body)
+        return self._scrubbed(body)
 
     def _receive(self, stream: _Stream, deadline: float | None) -> str | flows.Whole | None:
         self._late(deadline, stream.request)
@@ -335,8 +338,7 @@ class Client(_Transport):
                 if stream.whole_read:
                     return None
                 stream.whole_read = True
-                content = self._read(stream.response, stream.request, None)
-                return flows.Whole(scrub_bytes(content, self._secrets()))
+                return flows.Whole(self._read(stream.response, stream.request, None))
             sse = next(stream.events, None)
         except httpx.HTTPError as exc:
             raise self._failed(exc, stream.request)  # noqa: B904 (a scrubbed copy is its cause)
@@ -614,7 +616,7 @@ class AsyncClient(_Transport):
         async for chunk in response.aiter_bytes():
             body += chunk
             self._bounded(len(body), request, deadline)
-        return bytes(body)
+        return self._scrubbed(body)
 
     async def _receive(self, stream: _Stream, deadline: float | None) -> str | flows.Whole | None:
         left = self._late(deadline, stream.request)
@@ -623,8 +625,7 @@ class AsyncClient(_Transport):
                 if stream.whole_read:
                     return None
                 stream.whole_read = True
-                content = await self._read(stream.response, stream.request, None)
-                return flows.Whole(scrub_bytes(content, self._secrets()))
+                return flows.Whole(await self._read(stream.response, stream.request, None))
             sse = await asyncio.wait_for(anext(stream.events, None), left)
         except asyncio.TimeoutError:
             raise E.TimeoutError(

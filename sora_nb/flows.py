@@ -29,6 +29,10 @@ log = logging.getLogger("sora_nb")
 # to this many failures in a row before giving up.
 MAX_POLL_FAILURES = 8
 
+# The last poll of a wait goes out at its deadline: its answer may take this long to arrive
+# (a drip-fed one is cut there), so a wait ends at most this much after its timeout.
+READ_GRACE = 2.0
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -128,7 +132,8 @@ def send(
     while True:
         attempt += 1
         try:
-            return (yield Send(request, stream=stream, deadline=deadline))
+            read_by = None if deadline is None else deadline + READ_GRACE
+            return (yield Send(request, stream=stream, deadline=read_by))
         except E.SoraError as exc:
             delay = policy.delay(exc, attempt, creates=request.creates)
             if (

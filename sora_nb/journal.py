@@ -269,6 +269,7 @@ class JournalWriter:
         self.local: str | None = None  # the stand-in row's id, until the gateway names the job
         self.recorded = False
         self.unwritten: Job | None = None
+        self.announced: str | None = None  # the last id said to be unrecorded
 
     def __repr__(self) -> str:
         return f"JournalWriter({self.journal!r}, {self.base_url!r})"
@@ -285,7 +286,8 @@ class JournalWriter:
             self._write(event, job)
         except sqlite3.Error as exc:
             shown = job.id if job is not None else self.local
-            if self.unwritten is None:
+            if shown != self.announced:  # each id once: the local one, then the gateway's
+                self.announced = shown
                 self.notice(
                     f"sora_nb: could not write the job journal ({exc}); job {shown} is not "
                     "recorded there yet (keep this id). The run goes on and tries again."
