@@ -66,6 +66,10 @@ def from_reply(
         if wait is not None and wait > 60:
             message += f" (the gateway asks to wait {_duration(wait)} before trying again)"
         return E.RateLimitError(message, retry_after=wait, **kw)
+    if status in (402, 403) and answer.quota:
+        # new-api answers an empty balance with 403 insufficient_user_quota ("用户额度不足"),
+        # not 429 (service/billing_session.go): no retry and no new key helps.
+        return E.QuotaExceeded(message + " (the balance or quota is used up)", **kw)
     if status in (401, 403):
         return E.AuthenticationError(message, **kw)
     if status == 404:

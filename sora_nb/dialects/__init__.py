@@ -2,7 +2,7 @@
 
 >>> from sora_nb import dialects
 >>> dialects.names()
-('unified', 'openai', 'chat')
+('unified', 'openai', 'chat', 'newapi')
 >>> dialects.get("openai").abilities.delete
 True
 
@@ -14,7 +14,7 @@ panel then offer it like the built-in ones. No I/O here.
 from __future__ import annotations
 
 from .._exceptions import ConfigError
-from . import chat, images, openai, unified
+from . import chat, images, newapi, openai, unified
 from ._base import HttpRequest, ImageFile, ImageRef
 from ._dialect import Abilities, Dialect
 
@@ -28,6 +28,7 @@ __all__ = [
     "get",
     "images",
     "names",
+    "newapi",
     "openai",
     "register",
     "unified",
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, Dialect] = {}
-_BUILTIN = (unified.UNIFIED, openai.OPENAI, chat.CHAT)
+_BUILTIN = (unified.UNIFIED, openai.OPENAI, chat.CHAT, newapi.NEWAPI)
 
 
 def _key(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,3 +121,37 @@ def error_text(value: Any) -> str | None:
 def number_text(value: float) -> str:
     """10.0 -> '10', 7.5 -> '7.5' (gateways compare durations as text)."""
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+_VIDEO_PATH = re.compile(r"\.(?:mp4|webm|mov|m4v|mkv)(?:$|[?#])", re.IGNORECASE)
+
+
+def link(value: Any) -> str | None:
+    """``value`` if it is an http(s) link (any case of the scheme), else None: relays put
+    empty strings and failure texts where a link would be."""
+    if isinstance(value, str) and value[:8].lower().startswith(("http://", "https://")):
+        return value.strip()
+    return None
+
+
+def find_video_link(data: Any, depth: int = 6) -> str | None:
+    """The first link to a video file anywhere in nested answers (a relay that keeps its
+    upstream's own JSON: kling ``data.task_result.videos[0].url``, vidu ``creations[0].url``,
+    DashScope ``output.video_url``), searched breadth-first, a bounded depth down."""
+    level: list[Any] = [data]
+    for _ in range(depth):
+        following: list[Any] = []
+        for item in level:
+            values = item.values() if isinstance(item, Mapping) else item
+            if not isinstance(item, Mapping | list | tuple):
+                continue
+            for value in values:
+                url = link(value)
+                if url and _VIDEO_PATH.search(url):
+                    return url
+                if isinstance(value, Mapping | list | tuple):
+                    following.append(value)
+        if not following:
+            return None
+        level = following
+    return None

@@ -19,6 +19,7 @@ from ._base import (
     as_int,
     error_text,
     first,
+    link,
     number_text,
     seg,
 )
@@ -117,7 +118,9 @@ def parse_job(
     size = body.get("size")
     if isinstance(size, str) and _WXH.match(size) and width is None:
         width, height = (int(g) for g in _WXH.match(size).groups())  # type: ignore[union-attr]
-    video_url = first(body.get("video_url"), body.get("url"))
+    # new-api puts a non-Sora model's link in metadata.url (relay/channel/task/kling/adaptor.go
+    # ConvertToOpenAIVideo: SetMetadata("url", …)), which may also be "" or a failure text.
+    video_url = first(link(body.get("video_url")), link(body.get("url")), link(metadata.get("url")))
     return Job(
         id=str(job_id),
         status=status,
@@ -125,7 +128,7 @@ def parse_job(
         progress=progress,
         model=first(body.get("model"), model),
         prompt=first(body.get("prompt"), prompt),
-        video_url=video_url if isinstance(video_url, str) else None,
+        video_url=video_url,
         thumbnail_url=first(body.get("thumbnail_url")),
         width=width,
         height=height,

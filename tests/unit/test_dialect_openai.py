@@ -336,3 +336,41 @@ def test_parse_list_skips_junk_items():
 def test_parse_list_bad(body):
     with pytest.raises(ProtocolError):
         openai.parse_list(body)
+
+
+def test_new_api_non_sora_objects_keep_the_link_in_metadata_url():
+    # QuantumNous/new-api relay/channel/task/kling/adaptor.go ConvertToOpenAIVideo: status from
+    # ToVideoStatus() ("unknown" before the first poll), model "" (never set), progress an int,
+    # the link in metadata.url (SetMetadata("url", video.Url)), which may be "".
+    waiting = openai.parse_job(
+        {
+            "id": "task_x",
+            "object": "video",
+            "model": "",
+            "status": "unknown",
+            "progress": 0,
+            "metadata": {"url": ""},
+        },
+        model="kling-v1",
+    )
+    assert waiting.status == "in_progress" and waiting.video_url is None
+    assert waiting.model == "kling-v1"  # the request's, not ""
+    done = openai.parse_job(
+        {
+            "id": "task_x",
+            "object": "video",
+            "model": "",
+            "status": "completed",
+            "progress": 100,
+            "created_at": 1760000000123,  # kling's native milliseconds
+            "seconds": "5",
+            "metadata": {"url": "https://k.example/v.mp4"},
+        }
+    )
+    assert done.video_url == "https://k.example/v.mp4" and done.seconds == 5.0
+    assert done.created_at.year == 2025
+    # A failure text where a link would be (model.Task ToOpenAIVideo's FailReason fallback).
+    odd = openai.parse_job(
+        {"id": "t", "status": "failed", "metadata": {"url": "upstream error 500"}}
+    )
+    assert odd.video_url is None

@@ -213,9 +213,31 @@ def test_from_reply_429_quota():
     assert "余额不足" in str(exc)
 
 
-def test_from_reply_quota_words_on_other_statuses_do_not_change_class():
-    exc = reply_error(403, openai_error("quota exhausted", "insufficient_quota"))
-    assert type(exc) is E.AuthenticationError
+def test_an_empty_balance_is_quota_exceeded_as_403_too():
+    # new-api answers an empty balance with HTTP 403 (service/billing_session.go:
+    # ErrorCodeInsufficientUserQuota, http.StatusForbidden), in both of its error shapes: the
+    # OpenAI one on relay routes (controller/relay.go) and {code, message, data} on task routes
+    # (service.TaskErrorFromAPIError). It is not a bad key.
+    relay_route = openai_error("用户额度不足, 剩余额度: ＄0.000000 (request id: 2025)", "")
+    relay = json.loads(relay_route)
+    relay["error"]["code"] = "insufficient_user_quota"
+    relay["error"]["type"] = "new_api_error"
+    exc = reply_error(403, json.dumps(relay))
+    assert type(exc) is E.QuotaExceeded and "用户额度不足" in str(exc)
+    task_route = {
+        "code": "insufficient_user_quota",
+        "message": "用户额度不足, 剩余额度: ¥-1.56",
+        "data": None,
+    }
+    exc = reply_error(403, json.dumps(task_route, ensure_ascii=False))
+    assert type(exc) is E.QuotaExceeded and "¥-1.56" in str(exc)
+
+
+def test_quota_words_on_other_statuses_do_not_change_class():
+    assert (
+        type(reply_error(403, openai_error("forbidden", "access_denied"))) is E.AuthenticationError
+    )
+    assert type(reply_error(500, openai_error("quota service down", "x"))) is E.ServerError
 
 
 def test_from_reply_html_and_empty_bodies():
