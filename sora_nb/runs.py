@@ -415,6 +415,11 @@ def chat_stream(request: HttpRequest, ctx: Context) -> Flow:
     stream = yield from flows.send(request, ctx.policy, stream=True)
     while (event := (yield from next_event(stream, state))) is not None:
         yield Emit(Text(event))
+    if state.error is not None:
+        # An error object sent inside the stream is the gateway's answer, with its own words.
+        raise _errors.refusal({"error": state.error}, what="streaming the chat answer") or (
+            E.GatewayError(f"the gateway sent an error: {state.error}", status_code=200)
+        )
     if not state.complete:
         raise interrupted(state, None)
     return state

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from .._exceptions import ProtocolError
-from .._secret import Secret, StreamScrubber
+from .._secret import Secret, StreamScrubber, scrub
 from ..models import ChatEvent, Job, VideoRequest
 from ._base import HttpRequest, ImageRef, error_text
 from ._dialect import Abilities, Dialect
@@ -46,6 +46,7 @@ _OPEN_NUMBER = re.compile(r"\d{1,3}(?:\.\d+)?\.?")
 _DECIMALS = re.compile(r"\d{1,3}\.\d+")
 _MD_LINK = re.compile(r"(!?)\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?\s*\)")
 _BARE_URL = re.compile(r"https?://[^\s<>\"'`)\]]+")
+_HTML_SRC = re.compile(r"<(?:video|source)\b[^>]*?\bsrc\s*=\s*['\"]?([^'\"\s>]+)", re.IGNORECASE)
 _VIDEO_EXT = re.compile(r"\.(?:mp4|webm|mov|m4v|mkv)(?:$|[?#])", re.IGNORECASE)
 _VIDEO_WORDS = re.compile(r"播放|play|video|视频|下载|download|watch|▶", re.IGNORECASE)
 _DONE_WORDS = re.compile(r"生成完成|完成|completed|succeeded|done|✅", re.IGNORECASE)
@@ -165,6 +166,10 @@ class ChatTextScanner:
             self._in_fence = not self._in_fence
             return
         if self._in_fence:
+            # Fences hold echoed prompts (never progress) but also, on Sora bridges, the answer
+            # itself: "```html\n<video src='…' controls></video>\n```" (TheSmallHanCat/sora2api
+            # src/services/generation_handler.py). Links are read there; nothing else is.
+            self._add_links(line)
             return
         if self.task_id is None:
             match = _ID_AFTER_LABEL.search(line) or _ID_BARE.search(line)
@@ -172,13 +177,16 @@ class ChatTextScanner:
                 self.task_id = match.group(1).rstrip(".`'\"")
         if _PROGRESS_CONTEXT.search(line):
             self._scan_progress(line, final=True)
-        for url in _video_links(line):
-            if url not in self.video_urls:
-                self.video_urls.append(url)
+        self._add_links(line)
         if _DONE_WORDS.search(line) and not _FAIL_WORDS.search(line):
             self.finished = True
         elif _FAIL_WORDS.search(line) and "http" not in line:
             self.failed_line = line.strip(" >*_\t")
+
+    def _add_links(self, line: str) -> None:
+        for url in _video_links(line):
+            if url not in self.video_urls:
+                self.video_urls.append(url)
 
     def _scan_progress(self, line: str, *, final: bool) -> None:
         numbers = [float(m) for m in _PROGRESS_NUMBER.findall(line if final else line + "\0")]
@@ -228,6 +236,12 @@ def _unsettled(text: str, base: int) -> int:
 
 def _video_links(line: str) -> Iterable[str]:
     seen_in_md: set[str] = set()
+    # A <video src> or <source src> is a video whatever its name (sora2api links its cache,
+    # http://host:port/tmp/<file>).
+    for url in _HTML_SRC.findall(line):
+        seen_in_md.add(url)
+        if url.lower().startswith(("http://", "https://")):
+            yield url
     for bang, label, url in _MD_LINK.findall(line):
         seen_in_md.add(url)
         if not url.lower().startswith(("http://", "https://")):
@@ -256,8 +270,15 @@ class ChatStreamState:
     """
 
     def __init__(self, secrets: Iterable[Secret | str | None] = ()) -> None:
-        self._scrub: StreamScrubber | None = StreamScrubber(secrets) if secrets else None
+        self._secrets = tuple(secrets)
+        self._scrub: StreamScrubber | None = StreamScrubber(self._secrets) if secrets else None
         self.scanner = ChatTextScanner()
+        # Sora bridges stream their progress as reasoning, not content: "**Video Generation
+        # Progress**: 45% (processing)" in delta.reasoning_content, with content null
+        # (TheSmallHanCat/sora2api src/services/generation_handler.py _format_stream_chunk).
+        # It is read for meaning (progress, task id, links) but is not the answer's text.
+        self.thinking = ChatTextScanner()
+        self.error: Any = None  # an {"error": …} object the gateway sent inside the stream
         self.parts: list[str] = []
         self._joined = _Joined(self.parts)
         self.done = False
@@ -286,6 +307,7 @@ class ChatStreamState:
             return None
         if data == "[DONE]":
             self.done = True
+            self.thinking.close()
             rest = self._scrubbed("", final=True)
             if rest:
                 self.parts.append(rest)
@@ -299,9 +321,14 @@ class ChatStreamState:
         if not isinstance(chunk, Mapping):
             return None
         if chunk.get("error") and not chunk.get("choices"):
-            raise ProtocolError(
-                f"the gateway reported an error mid-stream: {error_text(chunk['error'])}"
-            )
+            # Sent inside an HTTP 200 stream, it is the gateway's answer: the generation failed
+            # with this reason, or the API error it names (sora2api routes.py generate():
+            # 'data: {"error": {"message": str(e), "type": "server_error"}}' then [DONE]).
+            self.error = chunk["error"]
+            self.finish_reason = self.finish_reason or "error"
+            self.scanner.close()
+            self.thinking.close()
+            return self.event("", chunk)
         delta_text = ""
         tool_deltas: list[Mapping[str, Any]] = []
         for choice in chunk.get("choices") or ():
@@ -311,6 +338,9 @@ class ChatStreamState:
             content = delta.get("content") if isinstance(delta, Mapping) else None
             if isinstance(content, str):
                 delta_text += content
+            reasoning = delta.get("reasoning_content") if isinstance(delta, Mapping) else None
+            if isinstance(reasoning, str) and reasoning:
+                self.thinking.feed(self._scrubbed_thought(reasoning))
             calls = delta.get("tool_calls") if isinstance(delta, Mapping) else None
             if isinstance(calls, list):
                 tool_deltas.extend(c for c in calls if isinstance(c, Mapping))
@@ -326,6 +356,7 @@ class ChatStreamState:
             self.scanner.feed(delta_text)
         if self.finish_reason is not None:
             self.scanner.close()
+            self.thinking.close()
         # A piece held back (it could be the start of a key) is still an event, with no text yet:
         # one event per piece of text, as it arrives.
         if not arrived and not tool_deltas and self.finish_reason is None and not self.usage:
@@ -342,15 +373,33 @@ class ChatStreamState:
             self._scrub = None
         return out
 
+    @property
+    def progress(self) -> float | None:
+        """The progress the answer and its reasoning report, whichever is further."""
+        values = [v for v in (self.scanner.progress, self.thinking.progress) if v is not None]
+        return max(values) if values else None
+
+    @property
+    def task_id(self) -> str | None:
+        return self.scanner.task_id or self.thinking.task_id
+
+    @property
+    def video_urls(self) -> list[str]:
+        """Links in the answer, else in the reasoning."""
+        return self.scanner.video_urls or self.thinking.video_urls
+
+    def _scrubbed_thought(self, text: str) -> str:
+        # Reasoning is scrubbed per piece (whole lines on the bridges that send it).
+        return scrub(text, self._secrets) if self._secrets else text
+
     def event(self, delta_text: str, raw: Mapping[str, Any] | None = None) -> ChatEvent:
-        scanner = self.scanner
         return ChatEvent(
             text=delta_text,
             # Built only if read: a stream of n chunks must not cost n² characters.
             full_text=partial(self._text().upto, len(self.parts)),  # type: ignore[arg-type]
-            progress=scanner.progress,
-            task_id=scanner.task_id,
-            video_urls=tuple(scanner.video_urls),
+            progress=self.progress,
+            task_id=self.task_id,
+            video_urls=tuple(self.video_urls),
             finish_reason=self.finish_reason,
             tool_calls=tuple(self.tool_calls[i] for i in sorted(self.tool_calls)),
             usage=self.usage,
@@ -370,28 +419,33 @@ class ChatStreamState:
         Completed once a video link appears; failed when the answer is complete without one and
         its text reports a failure (or simply ends); otherwise still running.
         """
-        scanner = self.scanner
+        urls = self.video_urls
         error = None
-        if scanner.video_urls:
+        if urls and self.error is None:
             status = "completed"
         elif self.complete:
             status = "failed"
-            error = scanner.failed_line or (
-                "the answer ended without a video link: "
-                + (self.text.strip().splitlines() or ["(no text)"])[-1][:200]
+            error = (
+                error_text(self.error)
+                or self.scanner.failed_line
+                or self.thinking.failed_line
+                or (
+                    "the answer ended without a video link: "
+                    + (self.text.strip().splitlines() or ["(no text)"])[-1][:200]
+                )
             )
-        elif scanner.progress is not None:
+        elif self.progress is not None:
             status = "in_progress"
         else:
             status = "queued"
         return Job(
-            id=scanner.task_id or "",
+            id=self.task_id or "",
             status=status,  # type: ignore[arg-type]
             dialect=dialect,
-            progress=100.0 if status == "completed" else scanner.progress,
+            progress=100.0 if status == "completed" else self.progress,
             model=model,
             prompt=prompt,
-            video_url=scanner.video_urls[-1] if scanner.video_urls else None,
+            video_url=urls[-1] if urls else None,
             error=error,
             # The whole text costs a join: a stream asks per chunk with with_text=False.
             raw={"text": self.text} if with_text else {},

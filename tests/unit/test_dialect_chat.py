@@ -346,15 +346,25 @@ def test_role_only_delta_and_empty_choices_give_no_event():
     assert state.feed(json.dumps({"choices": ["junk", None]})) is None
 
 
-def test_mid_stream_error_raises_protocol_error():
+def test_an_error_object_in_the_stream_is_the_gateways_answer():
+    # TheSmallHanCat/sora2api src/api/routes.py generate(): after streaming began, an exception
+    # becomes 'data: {"error": {"message": str(e), "type": "server_error", …}}' then [DONE], in
+    # an HTTP 200 stream. It is the answer (a failed generation), not a broken connection.
     state = ChatStreamState()
     state.feed(chunk("> ID: `task_abcdef01`\n"))
     error = {"error": {"message": "upstream generation failed", "type": "server_error"}}
-    with pytest.raises(ProtocolError) as info:
-        state.feed(json.dumps(error))
-    assert "upstream generation failed" in str(info.value)
-    with pytest.raises(ProtocolError, match="quota gone"):
-        ChatStreamState().feed(json.dumps({"error": "quota gone"}))
+    assert state.feed(json.dumps(error)) is not None
+    state.feed("[DONE]")
+    assert state.complete and state.error == error["error"]
+    job = state.job(dialect="chat")
+    assert (job.status, job.id, job.error) == (
+        "failed",
+        "task_abcdef01",
+        "upstream generation failed",
+    )
+    plain = ChatStreamState()
+    plain.feed(json.dumps({"error": "quota gone"}))
+    assert plain.job(dialect="chat").error == "quota gone"
 
 
 def test_null_error_field_is_not_an_error():
@@ -608,3 +618,53 @@ def test_state_job_is_the_one_reading_of_chat_text():
         "p",
     )
     assert done.raw["text"] == "进度 81..\n[在线播放▶️](https://x/y.mp4)\n"
+
+
+def test_sora_bridge_progress_in_reasoning_and_the_video_in_an_html_fence():
+    # TheSmallHanCat/sora2api _format_stream_chunk: both keys in every delta, one null; progress
+    # lines in reasoning_content; the answer '```html\n<video src=\'…\' controls></video>\n```'
+    # with finish_reason "STOP" (upper case), then [DONE].
+    def sora2api(content=None, reasoning=None, finish=None):
+        delta = {"content": content, "reasoning_content": reasoning, "tool_calls": None}
+        return json.dumps(
+            {
+                "id": "chatcmpl-1760000000000",
+                "object": "chat.completion.chunk",
+                "created": 1760000000,
+                "model": "sora",
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": delta,
+                        "finish_reason": finish,
+                        "native_finish_reason": finish,
+                    }
+                ],
+                "usage": {"prompt_tokens": 0},
+            }
+        )
+
+    state = ChatStreamState()
+    state.feed(
+        sora2api(reasoning="**Generation Process Begins**\n\nInitializing generation request...\n")
+    )
+    state.feed(sora2api(reasoning="**Video Generation Progress**: 45% (processing)\n"))
+    assert state.progress == 45.0 and state.text == ""  # reasoning is read, not shown
+    assert state.job(dialect="chat").status == "in_progress"
+    state.feed(sora2api(reasoning="**Video Generation Progress**: 93% (processing)\n"))
+    final = "```html\n<video src='http://127.0.0.1:8000/tmp/abc123.mp4' controls></video>\n```"
+    state.feed(sora2api(content=final, finish="STOP"))
+    state.feed("[DONE]")
+    job = state.job(dialect="chat")
+    assert job.status == "completed" and job.video_url == "http://127.0.0.1:8000/tmp/abc123.mp4"
+    assert state.text == final
+
+
+def test_links_in_html_source_tags_and_fences_count_progress_in_fences_does_not():
+    state = ChatStreamState()
+    state.feed(chunk('```json\n{"prompt": "a fox at 50%"}\n```\n'))
+    assert state.progress is None  # an echoed prompt is not progress
+    state.feed(
+        chunk('<video controls><source src="https://cdn.example/v/7" type="video/mp4"></video>\n')
+    )
+    assert state.video_urls == ["https://cdn.example/v/7"]
