@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import os
 import time
@@ -28,6 +29,7 @@ from . import _errors, flows
 from . import _exceptions as E
 from ._secret import Secret, scrub, scrub_bytes
 from .dialects import Dialect, HttpRequest
+from .dialects._base import find_video_link, first, link
 from .events import RunEvent, Text
 from .files import load_image, media_kind, safe_filename, settle, temp_name
 from .models import ChatEvent, ImageResult, Job
@@ -238,6 +240,23 @@ class _Download:
         """A video was expected and the answer says it is text, JSON or markup."""
         return bool(self.expect) and self.transport._textual(self.response)
 
+    def link_in(self, body: bytes) -> HttpRequest | None:
+        """A content route that answers JSON naming the file (``{"url": …, "video_url": …}``,
+        as some relays' ``/videos/{id}/content`` do): the request that fetches it. Auth goes
+        with it only to the gateway's own origin (``_GatewayAuth``)."""
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        url = first(
+            link(data.get("video_url")),
+            link(data.get("url")),
+            find_video_link(data),
+        )
+        return HttpRequest("GET", url, "content") if url else None
+
     def not_a_video(self, head: bytes) -> E.ProtocolError:
         return self.transport._not_a_video(self.response, head[:4096])
 
@@ -345,12 +364,17 @@ class Client(_Transport):
         self._late(deadline, stream.request)
         return None if sse is None else self._data(sse.data)
 
-    def _fetch(self, request: HttpRequest, target: Path, expect: str | None) -> Path:
+    def _fetch(self, request: HttpRequest, target: Path, expect: str | None, hops: int = 0) -> Path:
         stream = self._send(request, stream=True)
         file = _Download(self, stream.response, target, expect)
         try:
             if file.refused():
-                raise file.not_a_video(self._read(stream.response, request, None))
+                body = self._read(stream.response, request, None)
+                found = file.link_in(body) if hops == 0 else None
+                if found is None:
+                    raise file.not_a_video(body)
+                stream.response.close()
+                return self._fetch(found, target, expect, hops + 1)
             with file:
                 for chunk in stream.response.iter_bytes():
                     file.write(chunk)
@@ -635,12 +659,19 @@ class AsyncClient(_Transport):
             raise self._failed(exc, stream.request)  # noqa: B904 (a scrubbed copy is its cause)
         return None if sse is None else self._data(sse.data)
 
-    async def _fetch(self, request: HttpRequest, target: Path, expect: str | None) -> Path:
+    async def _fetch(
+        self, request: HttpRequest, target: Path, expect: str | None, hops: int = 0
+    ) -> Path:
         stream = await self._send(request, stream=True)
         file = _Download(self, stream.response, target, expect)
         try:
             if file.refused():
-                raise file.not_a_video(await self._read(stream.response, request, None))
+                body = await self._read(stream.response, request, None)
+                found = file.link_in(body) if hops == 0 else None
+                if found is None:
+                    raise file.not_a_video(body)
+                await stream.response.aclose()
+                return await self._fetch(found, target, expect, hops + 1)
             with file:
                 async for chunk in stream.response.aiter_bytes():
                     file.write(chunk)

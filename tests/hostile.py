@@ -38,6 +38,7 @@ class Served:
     path: str
     sent: int = 0
     completed: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Relay:
@@ -54,7 +55,9 @@ class Relay:
         answer = self.routes.get((request.method, request.url.path))
         if answer is None:
             return Response(b'{"error": {"message": "not scripted"}}', status_code=404)
-        record = Served(request.url.path)
+        record = Served(
+            request.url.path, headers={k.lower(): v for k, v in request.headers.items()}
+        )
         self.served.append(record)
 
         async def body() -> AsyncIterator[bytes]:

@@ -10,7 +10,7 @@ import pytest
 import sora_nb
 from sora_nb.client import MAX_ANSWER_BYTES
 from sora_nb.models import Job
-from tests.conftest import maybe
+from tests.conftest import KEY, maybe
 from tests.hostile import Answer, drip, hostile_relay, huge, once
 
 PENDING = json.dumps({"id": "task_1", "status": "pending"}).encode()
@@ -235,3 +235,31 @@ def test_two_videos_whose_names_collide_are_both_kept(run_client, tmp_path):
     assert first != second and first.exists() and second.exists()
     assert first.read_bytes() != second.read_bytes()
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_a_content_route_answering_json_with_a_link_is_followed_without_the_key(
+    run_client, tmp_path
+):
+    # Some relays' GET /v1/videos/{id}/content answer JSON naming the file instead of the bytes
+    # (docs.anyfast.ai … sora-2-download: {"url": …, "video_url": …}). The link is followed; the
+    # key goes only to the gateway's own origin, never to the file's.
+    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 64
+    with hostile_relay() as gateway, hostile_relay() as cdn:
+        cdn.answer("GET", "/files/v.mp4", Answer(once(mp4), headers={"content-type": "video/mp4"}))
+        named = {
+            "id": "video_1",
+            "url": f"{cdn.origin}/files/v.mp4",
+            "video_url": f"{cdn.origin}/files/v.mp4",
+        }
+        gateway.answer(
+            "GET", "/v1/videos/video_1/content", Answer(once(json.dumps(named).encode()))
+        )
+        job = Job(id="video_1", status="completed", dialect="openai")
+
+        async def scenario(client):
+            return await maybe(client.download(job, tmp_path))
+
+        path = run_client(gateway, scenario)
+        assert path.read_bytes() == mp4
+        assert gateway.served[0].headers.get("authorization") == f"Bearer {KEY}"
+        assert "authorization" not in cdn.served[0].headers
