@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
-from . import _errors, flows
+from . import _errors, dialects, flows
 from . import _exceptions as E
 from ._secret import Secret, scrub, scrub_bytes
 from .dialects import Dialect, HttpRequest
@@ -60,13 +60,14 @@ class _GatewayAuth(httpx.Auth):
     redirect changes origin, so a gateway redirecting to its CDN does not leak it either.
     """
 
-    def __init__(self, key: Secret, base_url: str) -> None:
+    def __init__(self, key: Secret, base_url: str, prefix: str = "Bearer ") -> None:
         self._key = key
         self._origin = _origin(base_url)
+        self._prefix = prefix
 
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
         if self._key and _origin(request.url) == self._origin:
-            request.headers["Authorization"] = f"Bearer {self._key.reveal()}"
+            request.headers["Authorization"] = f"{self._prefix}{self._key.reveal()}"
         yield request
 
     def __repr__(self) -> str:
@@ -78,7 +79,8 @@ class _Transport(ClientCore):
 
     def __init__(self, *args: Any, **options: Any) -> None:
         super().__init__(*args, **options)
-        self._auth = _GatewayAuth(self._key, self.base_url)
+        prefix = dialects.get(self.dialect).auth_prefix
+        self._auth = _GatewayAuth(self._key, self.base_url, prefix)
 
     def _http_options(self) -> dict[str, Any]:
         return {

@@ -28,8 +28,8 @@ from typing import Any
 from . import _exceptions as E
 from .events import Failed, Progressed, RunEvent, Saved, Submitting, Text
 from .models import Job
-
-ENV_DATA_DIR = "SORA_NB_DATA_DIR"
+from .paths import ENV_DATA_DIR as ENV_DATA_DIR  # re-exported: where the journal lives
+from .paths import data_dir
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -49,21 +49,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     PRIMARY KEY (base_url, id)
 )
 """
-
-
-def data_dir() -> Path:
-    """The per-user data folder for sora_nb."""
-    override = os.environ.get(ENV_DATA_DIR)
-    if override:
-        return Path(override).expanduser()
-    home = Path.home()
-    if sys.platform == "win32":
-        root = Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        root = home / "Library" / "Application Support"
-    else:
-        root = Path(os.environ.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return root / "sora_nb"
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,29 @@ panel then offer it like the built-in ones. No I/O here.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from .._exceptions import ConfigError
+from ..paths import config_dir
 from . import chat, images, newapi, openai, unified
 from ._base import HttpRequest, ImageFile, ImageRef
 from ._dialect import Abilities, Dialect
+from .described import DescribedDialect, described, load_file
 
 __all__ = [
     "Abilities",
+    "DescribedDialect",
     "Dialect",
     "HttpRequest",
     "ImageFile",
     "ImageRef",
     "chat",
+    "described",
     "get",
     "images",
+    "load_file",
+    "load_user",
     "names",
     "newapi",
     "openai",
@@ -72,12 +81,18 @@ def unregister(name: str) -> None:
 
 
 def get(name: str | Dialect) -> Dialect:
-    """The family called ``name`` (a Dialect passes through); ConfigError names the known ones."""
+    """The family called ``name`` (a Dialect passes through); ConfigError names the known ones.
+
+    A name not registered yet is looked for in the user's described relays (``load_user()``).
+    """
     if isinstance(name, Dialect):
         return name
     if not isinstance(name, str):
         raise ConfigError(f"a dialect is named by text, not {name!r}")
     found = _REGISTRY.get(_key(name))
+    if found is None and not _user_loaded:
+        load_user()
+        found = _REGISTRY.get(_key(name))
     if found is None:
         raise ConfigError(f"unknown dialect {name.strip()!r}: use one of {', '.join(names())}")
     return found
@@ -86,6 +101,25 @@ def get(name: str | Dialect) -> Dialect:
 def names() -> tuple[str, ...]:
     """The registered families' names, built-in ones first."""
     return tuple(_REGISTRY)
+
+
+_user_loaded = False
+
+
+def load_user(folder: str | os.PathLike[str] | None = None) -> list[Dialect]:
+    """Register the relays described in ``dialects.toml`` and ``dialects/*.toml`` in sora_nb's
+    config folder (``$SORA_NB_CONFIG_DIR``, else the per-user config folder). Done once, at the
+    first look-up of a name that is not registered; call again after editing the files."""
+    global _user_loaded
+    _user_loaded = True
+    root = Path(folder) if folder is not None else config_dir()
+    files = [root / "dialects.toml", *sorted((root / "dialects").glob("*.toml"))]
+    made: list[Dialect] = []
+    for file in files:
+        if file.is_file():
+            for dialect in load_file(file):
+                made.append(register(dialect, replace=True))
+    return made
 
 
 for _dialect in _BUILTIN:

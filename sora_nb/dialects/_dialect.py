@@ -55,6 +55,8 @@ class Dialect:
     abilities: Abilities = Abilities()
     rules: str | None = None
     description: str = ""
+    # How the key goes in the Authorization header: "Bearer <key>", or the key alone.
+    auth_prefix: str = "Bearer "
 
     def __repr__(self) -> str:
         return f"<dialect {self.name}>"
