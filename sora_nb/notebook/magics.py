@@ -84,7 +84,9 @@ class SoraMagics(Magics, SoraSettings):
         emulator = self.session.emulator
         if emulator is not None and snapshot.base_url == emulator.base_url:
             return replace(
-                snapshot, api_key=Secret(None), key_source="none sent to the built-in emulator"
+                snapshot,
+                api_key=Secret(None),
+                key_source=f"{snapshot.key_source}; not sent to the built-in emulator",
             )
         return snapshot
 
@@ -444,7 +446,7 @@ class SoraMagics(Magics, SoraSettings):
 
     def _config_view(self) -> ConfigView:
         settings = self.settings()
-        key = settings.api_key
+        key = self.api_key()  # as configured (the built-in emulator is sent none of it)
         rows = [(n, getattr(self, n)) for n in sorted(self.trait_names(config=True))]
         rows.insert(
             0, ("api_key", f"{key!r} ({'set' if key else 'not set'}, {settings.key_source})")

@@ -228,7 +228,7 @@ def test_the_builtin_emulator_is_never_sent_the_users_real_key(env, monkeypatch)
     sent = [r.headers.get("authorization", "") for r in magics.emulator.requests]
     assert sent and not any(KEY in h for h in sent)
     plain = env.ip.run_cell("%sora_config").result._repr_mimebundle_()["text/plain"]
-    assert "none sent to the built-in emulator" in plain
+    assert "not sent to the built-in emulator" in plain
     assert env.ip.run_cell("%unload_ext sora_nb").success
 
 
