@@ -25,9 +25,10 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
-from . import _errors, dialects, flows
+from . import _errors, dialects, flows, probing
 from . import _exceptions as E
 from ._secret import Secret, scrub, scrub_bytes
+from .config import DEFAULT_DIALECT
 from .dialects import Dialect, HttpRequest
 from .dialects._base import find_video_link, first, link
 from .events import RunEvent, Text
@@ -79,6 +80,12 @@ class _Transport(ClientCore):
 
     def __init__(self, *args: Any, **options: Any) -> None:
         super().__init__(*args, **options)
+        self.probe_result: probing.ProbeResult | None = None
+        if self.dialect == probing.AUTO:
+            # Ask the relay which families it serves (GETs only; cached per base URL).
+            self.probe_result = probing.probe(self.base_url, self._key, verify=self.verify)
+            self.dialect = self.probe_result.best() or DEFAULT_DIALECT
+            log.info("dialect auto: %s", self.probe_result.line())
         prefix = dialects.get(self.dialect).auth_prefix
         self._auth = _GatewayAuth(self._key, self.base_url, prefix)
 

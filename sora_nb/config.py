@@ -14,6 +14,7 @@ ENV_BASE_URL = "SORA_BASE_URL"
 ENV_API_KEY = "SORA_API_KEY"
 ENV_DIALECT = "SORA_DIALECT"
 DEFAULT_DIALECT = "unified"
+AUTO = "auto"  # not a family: "find out which families the relay serves"
 DEFAULT_MODEL = "sora-2"
 _BAD_HOST = re.compile(r"[\s<>\"'`{}|\\^%]")
 
@@ -52,9 +53,13 @@ def normalize_base_url(url: str) -> str:
 
 
 def resolve_dialect(dialect: str | None, env: Mapping[str, str] | None = None) -> str:
-    """The name of a registered dialect: ``dialect``, else ``$SORA_DIALECT``, else the default."""
+    """The name of a registered dialect: ``dialect``, else ``$SORA_DIALECT``, else the default;
+    or ``"auto"``: the client asks the relay which families it serves (``sora_nb.probing``)."""
     env = os.environ if env is None else env
-    return dialects.get(dialect or env.get(ENV_DIALECT) or DEFAULT_DIALECT).name
+    value = dialect or env.get(ENV_DIALECT) or DEFAULT_DIALECT
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    return dialects.get(value).name
 
 
 def resolve_base_url(base_url: str | None, env: Mapping[str, str] | None = None) -> str:

@@ -6,6 +6,7 @@ bodies, huge bodies, error pages with status 200, keys echoed back). Real socket
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -54,7 +55,14 @@ class Relay:
     async def _handle(self, request: Request) -> Response:
         answer = self.routes.get((request.method, request.url.path))
         if answer is None:
-            return Response(b'{"error": {"message": "not scripted"}}', status_code=404)
+            # What new-api answers for a route it lacks (controller/relay.go RelayNotFound).
+            error = {
+                "message": f"Invalid URL ({request.method} {request.url.path})",
+                "type": "invalid_request_error",
+                "param": "",
+                "code": "",
+            }
+            return Response(json.dumps({"error": error}), status_code=404)
         record = Served(
             request.url.path, headers={k.lower(): v for k, v in request.headers.items()}
         )

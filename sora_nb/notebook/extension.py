@@ -68,6 +68,9 @@ def load(shell: Any) -> SoraMagics:
             f"sora_nb: gateway {magics.base_url} ({magics.dialect} dialect; key from "
             f"${magics.api_key_env}: {'set' if key else 'not set'})"
         )
+        found = magics.session.probed(magics.settings())
+        if found is not None:
+            print(f"sora_nb: {found.line()}")
     return magics
 
 

@@ -23,7 +23,7 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, TraitError, observe
 
 from .. import _exceptions as E
-from .. import dialects
+from .. import dialects, probing
 from .._secret import Secret
 from ..capabilities import is_video_model
 from ..client import AsyncClient
@@ -191,10 +191,11 @@ class SoraMagics(Magics, SoraSettings):
         if args.name is not None and not args.name.isidentifier():
             raise UsageError(f"--name {args.name!r} is not a valid variable name")
         try:
-            family = dialects.get(args.dialect or settings.dialect)
+            client = self.client(settings)
+            # The client's dialect: the setting, or what dialect=auto found the relay serves.
+            family = dialects.get(args.dialect or client.dialect)
             # Defaults from the settings apply only where the family takes them.
             options = family.abilities.options
-            client = self.client(settings)
             return client.prepare(
                 prompt,
                 model=args.model or settings.model,
@@ -399,6 +400,11 @@ class SoraMagics(Magics, SoraSettings):
 
     @magic_arguments()
     @argument("settings", nargs="*", help="name=value pairs, e.g. dialect=openai model=sora-2")
+    @argument(
+        "--probe",
+        action="store_true",
+        help="Ask the gateway which request families it serves (GETs only; nothing created).",
+    )
     @argument("--key-env", help="Take the API key from this environment variable.")
     @argument(
         "--key-prompt",
@@ -440,6 +446,18 @@ class SoraMagics(Magics, SoraSettings):
             typed = getpass.getpass("API key (not stored in the notebook): ")
             self._key = Secret(typed or None)
             self.session.retire()
+        if args.probe:
+            settings = self.settings()
+            if not settings.base_url:
+                raise UsageError("no gateway configured to probe")
+            try:
+                found = probing.probe(
+                    settings.base_url, settings.api_key, verify=settings.verify_tls, fresh=True
+                )
+            except E.SoraError as exc:
+                raise SoraCellError(render.error_line(exc)) from None
+            print(found.line())
+            return None
         if not changes and not args.key_env and not args.key_prompt:
             return self._config_view()
         return None

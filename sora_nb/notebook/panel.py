@@ -70,7 +70,9 @@ class Panel:
             value=m.model, options=models, description="Model", ensure_option=False
         )
         self.dialect = w.Dropdown(
-            options=list(dialects.names()), value=m.dialect, description="Dialect"
+            options=list(dialects.names()),
+            value=self.session.client(m).dialect,  # dialect=auto: what the relay serves
+            description="Dialect",
         )
         self.orientation = w.ToggleButtons(
             options=list(ORIENTATIONS), value=m.orientation or "portrait", description="Orientation"

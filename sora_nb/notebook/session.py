@@ -25,6 +25,7 @@ from ..config import ENV_BASE_URL
 from ..events import RunEvent, Text, is_local
 from ..journal import Entry, Journal
 from ..models import ChatEvent, ImageResult, Job
+from ..probing import ProbeResult
 from ..runs import PreparedVideo
 from . import render, runner
 from .results import ChatReply, ImageSet, VideoJob
@@ -101,6 +102,13 @@ class Session:
             )
             lease = self._clients[key] = _Lease(client)
         return lease.client
+
+    def probed(self, settings: Settings) -> ProbeResult | None:
+        """With dialect=auto, what the relay was found to serve (the client probes it once)."""
+        try:
+            return self.client(settings).probe_result
+        except E.SoraError:
+            return None  # the first cell says what is wrong, in one line
 
     @contextlib.asynccontextmanager
     async def lease(self, settings: Settings) -> AsyncIterator[AsyncClient]:

@@ -790,3 +790,15 @@ def test_the_panel_never_resumes_another_gateways_job_with_this_key(sora, tmp_pa
     shown = panel.history_out.outputs[0]["data"]["text/plain"]
     assert "task_elsewhere" in shown and other in shown
     assert sum(sora.emu.counters.values()) == before
+
+
+def test_probe_and_dialect_auto(sora):
+    assert cell(sora, "%sora_config --probe").success
+    said = sora.read()
+    assert "serves unified, openai" in said and "nothing created" in said
+    assert sora.emu.counters["create"] == 0
+    assert cell(sora, "%sora_config dialect=auto").success
+    result = cell(sora, "%%sora_video\nthe relay decides")
+    assert result.success, result.error_in_exec
+    assert result.result.dialect == "openai"  # what auto found, by preference
+    assert sora.emu.counters["create"] == 1
