@@ -47,6 +47,7 @@ __all__ = [
     "ProtocolError",
     "QuotaExceeded",
     "RateLimitError",
+    "RulesNote",
     "ServerError",
     "SoraError",
     "StreamInterrupted",
@@ -199,3 +200,9 @@ def _restore(cls: type[SoraError], args: tuple[Any, ...], state: dict[str, Any])
     error.args = args
     error.__dict__.update(state)
     return error
+
+
+class RulesNote(UserWarning):
+    """A warning, not an error: a value outside the model rules sora_nb knows was sent to a relay
+    whose rules it does not know (``capabilities.is_strict``). The relay's own refusal, if any,
+    is the answer."""

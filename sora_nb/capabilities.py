@@ -14,7 +14,7 @@ endpoints: ``unified`` (``/v1/video/create``: size ``small``/``large``, ``durati
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from . import dialects
@@ -25,9 +25,12 @@ from .models import VideoRequest
 __all__ = [
     "ORIENTATIONS",
     "ModelRules",
+    "forget_gateway",
+    "is_strict",
     "is_video_model",
     "known_models",
     "pixel_sizes",
+    "register_gateway",
     "register_model",
     "rules_for",
     "validate_video_request",
@@ -177,12 +180,30 @@ def _check_duration(value: object) -> float | None:
     return seconds
 
 
-def validate_video_request(request: VideoRequest, dialect: str | Dialect) -> VideoRequest:
+def validate_video_request(
+    request: VideoRequest,
+    dialect: str | Dialect,
+    *,
+    strict: bool = True,
+    notes: list[str] | None = None,
+) -> VideoRequest:
     """Check ``request`` against the model's rules and fill in defaults.
 
     Returns the request as it will be sent (sizes in the family's own words). Raises
     :class:`ValidationError` with one line naming the allowed values; nothing is sent then.
+
+    ``strict=False`` (a relay whose rules sora_nb does not know: see :func:`is_strict`): a value
+    outside the rules sora_nb knows goes through as asked, and ``notes`` gets one line about it;
+    the relay's own refusal, if any, is the answer. A request that cannot make sense (no
+    prompt, a size that contradicts the orientation) is refused either way.
     """
+    notes = notes if notes is not None else []
+
+    def refuse(message: str) -> None:
+        if strict:
+            raise ValidationError(message)
+        notes.append(f"{message}: sent as asked, the relay decides")
+
     if not isinstance(request.prompt, str) or not request.prompt.strip():
         raise ValidationError("the prompt is empty: say what the video should show")
     if not isinstance(request.model, str) or not request.model.strip():
@@ -218,25 +239,25 @@ def validate_video_request(request: VideoRequest, dialect: str | Dialect) -> Vid
         )
 
     if family is not None and family.pixel_sizes:
-        size, orientation = _openai_size(size, orientation, request.model, rules)
+        size, orientation = _openai_size(size, orientation, request.model, rules, refuse)
     elif size is not None and _WXH.match(size) and rules is not None:
-        raise ValidationError(
+        refuse(
             f"{request.model} on the {family_of.name} dialect takes size {_fmt(rules.sizes)}, "
             f"not {size!r}"
         )
 
     if rules is not None:
         if orientation is not None and orientation not in rules.orientations:
-            raise ValidationError(
+            refuse(
                 f"{request.model} takes orientation {_fmt(rules.orientations)}, not {orientation!r}"
             )
         if size is not None and size not in rules.sizes:
-            raise ValidationError(
+            refuse(
                 f"{request.model} takes size {_fmt(rules.sizes)}, not {request.size!r}"
                 + (f" (as {size})" if size != request.size else "")
             )
         if duration is not None and duration not in rules.durations:
-            raise ValidationError(
+            refuse(
                 f"{request.model} takes duration {_fmt(rules.durations)} seconds, "
                 f"not {_num(duration)}"
             )
@@ -254,7 +275,11 @@ def validate_video_request(request: VideoRequest, dialect: str | Dialect) -> Vid
 
 
 def _openai_size(
-    size: str | None, orientation: str | None, model: str, rules: ModelRules | None
+    size: str | None,
+    orientation: str | None,
+    model: str,
+    rules: ModelRules | None,
+    refuse: Callable[[str], None],
 ) -> tuple[str | None, str | None]:
     """Turn size words into OpenAI sizes; check a WIDTHxHEIGHT against the orientation."""
     if size is None:
@@ -263,18 +288,15 @@ def _openai_size(
             for candidate in rules.sizes:
                 if _orientation_of(candidate) == orientation:
                     return candidate, orientation
-            raise ValidationError(
-                f"{model} has no {orientation} size; it takes size {_fmt(rules.sizes)}"
-            )
+            refuse(f"{model} has no {orientation} size; it takes size {_fmt(rules.sizes)}")
         return size, orientation
     key = (size.lower(), orientation or "portrait")
     if key in _OPENAI_SIZE_WORDS:
         return _OPENAI_SIZE_WORDS[key], orientation or "portrait"
     match = _WXH.match(size)
     if not match:
-        raise ValidationError(
-            f"size {size!r} is neither WIDTHxHEIGHT (e.g. 1280x720) nor one of small, large"
-        )
+        refuse(f"size {size!r} is neither WIDTHxHEIGHT (e.g. 1280x720) nor one of small, large")
+        return size, orientation
     size = f"{int(match.group(1))}x{int(match.group(2))}"
     actual = _orientation_of(size)
     if orientation is not None and actual is not None and actual != orientation:
@@ -297,3 +319,29 @@ _VIDEO_MODEL_PREFIXES = ("sora", "veo", "kling", "runway", "wan", "hailuo", "see
 def is_video_model(model: str) -> bool:
     """Whether ``model`` makes videos: it has rules, or its name says so (``veo-3``, …)."""
     return model in known_models() or model.lower().startswith(_VIDEO_MODEL_PREFIXES)
+
+
+# Gateways whose rules sora_nb knows, so a value outside them is refused before anything is
+# sent: OpenAI's own API, and what register_gateway() names (the built-in emulator registers
+# itself; a user who knows their relay's rules can too). Elsewhere the rules only advise.
+_STRICT_HOSTS = {"api.openai.com"}
+_STRICT_GATEWAYS: set[str] = set()
+
+
+def register_gateway(base_url: str) -> None:
+    """Check requests to ``base_url`` strictly against the model rules sora_nb knows."""
+    _STRICT_GATEWAYS.add(base_url.rstrip("/"))
+
+
+def forget_gateway(base_url: str) -> None:
+    _STRICT_GATEWAYS.discard(base_url.rstrip("/"))
+
+
+def is_strict(base_url: str | None) -> bool:
+    """Whether the model rules are a gateway's own (refuse) or only what sora_nb knows (advise)."""
+    if not base_url:
+        return True
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in _STRICT_HOSTS or base_url.rstrip("/") in _STRICT_GATEWAYS

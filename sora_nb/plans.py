@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from . import _exceptions as E
 from . import dialects, flows, runs
 from ._secret import Secret
+from .capabilities import is_strict
 from .config import DEFAULT_MODEL, resolve_api_key, resolve_base_url, resolve_dialect
 from .dialects import Dialect, HttpRequest, chat, images
 from .events import Progressed, RunEvent, Submitted
@@ -24,6 +26,7 @@ from .models import Job, VideoRequest
 from .retry import RetryPolicy
 
 OnEvent = Callable[[RunEvent], Any]
+
 
 
 def _check_id(job_id: object) -> None:
@@ -164,7 +167,12 @@ class ClientCore:
             images=image_list(images),
             extra=dict(extra or {}),
         )
-        return runs.prepare(request, dialect or self.dialect, timeout=timeout)
+        prepared = runs.prepare(
+            request, dialect or self.dialect, timeout=timeout, strict=is_strict(self.base_url)
+        )
+        for note in prepared.notes:
+            warnings.warn(note, E.RulesNote, stacklevel=3)
+        return prepared
 
     def _video_dialect(self, dialect: str | Dialect | None) -> Dialect:
         return dialects.get(dialect or self.dialect)

@@ -92,6 +92,9 @@ class PreparedVideo:
     dialect: Dialect
     create: HttpRequest = field(repr=False)  # built once; local images already read into it
     timeout: float | None = 900.0
+    # Values outside the rules sora_nb knows, sent anyway to a relay whose rules it does not
+    # know (one line each; the relay's own refusal is the answer).
+    notes: tuple[str, ...] = ()
 
     @property
     def params(self) -> dict[str, Any]:
@@ -108,19 +111,26 @@ class PreparedVideo:
 
 
 def prepare(
-    request: VideoRequest, dialect: str | Dialect, *, timeout: float | None = 900.0
+    request: VideoRequest,
+    dialect: str | Dialect,
+    *,
+    timeout: float | None = 900.0,
+    strict: bool = True,
 ) -> PreparedVideo:
     """Validate ``request`` for ``dialect``, read its images and build the create request.
 
     Raises :class:`ValidationError` (one line) for anything the gateway would refuse that sora_nb
-    can know: nothing has been sent then.
+    can know: nothing has been sent then. ``strict=False``: the model rules only advise (a
+    relay whose rules sora_nb does not know), and what they would refuse is in ``notes``.
     """
     family = dialects.get(dialect)
     check_seconds("timeout", timeout)
-    checked = validate_video_request(request, family)
+    notes: list[str] = []
+    checked = validate_video_request(request, family, strict=strict, notes=notes)
     checked = replace(checked, prompt=checked.prompt.strip())
     refs = [load_image(i) for i in checked.images]
-    return PreparedVideo(checked, family, family.build_create(checked, refs), timeout)
+    create = family.build_create(checked, refs)
+    return PreparedVideo(checked, family, create, timeout, tuple(notes))
 
 
 def check_seconds(name: str, value: object) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import warnings
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -196,18 +197,23 @@ class SoraMagics(Magics, SoraSettings):
             family = dialects.get(args.dialect or client.dialect)
             # Defaults from the settings apply only where the family takes them.
             options = family.abilities.options
-            return client.prepare(
-                prompt,
-                model=args.model or settings.model,
-                orientation=args.orientation or (settings.orientation if options else None),
-                size=args.size or (settings.size if options else None),
-                duration=args.duration
-                if args.duration is not None
-                else (settings.duration if options else None),
-                images=tuple(args.image),
-                dialect=family,
-                timeout=args.timeout if args.timeout is not None else settings.timeout,
-            )
+            with warnings.catch_warnings(record=True) as noted:
+                warnings.simplefilter("always", E.RulesNote)
+                prepared = client.prepare(
+                    prompt,
+                    model=args.model or settings.model,
+                    orientation=args.orientation or (settings.orientation if options else None),
+                    size=args.size or (settings.size if options else None),
+                    duration=args.duration
+                    if args.duration is not None
+                    else (settings.duration if options else None),
+                    images=tuple(args.image),
+                    dialect=family,
+                    timeout=args.timeout if args.timeout is not None else settings.timeout,
+                )
+            for note in noted:
+                print(f"sora_nb: note: {note.message}")
+            return prepared
         except E.SoraError as exc:
             raise UsageError(str(exc)) from None
 

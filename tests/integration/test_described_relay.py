@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import sora_nb
 from sora_nb import dialects
 from tests.conftest import KEY, maybe
 from tests.hostile import Answer, hostile_relay, once
@@ -55,3 +56,35 @@ def test_a_described_relay_end_to_end(modelverse, run_client, tmp_path):
     # The key alone, no "Bearer", as this relay's examples send it.
     assert sent["/v1/tasks/submit"]["authorization"] == KEY
     assert sent["/v1/tasks/status"]["authorization"] == KEY
+
+
+def test_model_rules_only_advise_on_a_relay_whose_rules_are_unknown(run_client):
+    # new-api checks sora-2's sizes itself (relay/channel/task/sora: invalid_size, 400); other
+    # relays sell sizes and durations OpenAI does not. So sora_nb sends what was asked with a
+    # one-line note, and the relay's own refusal reaches the user as one line.
+    refusal = {"code": "invalid_size", "message": "sora-2 size is invalid", "data": None}
+    with hostile_relay() as relay:
+        relay.answer("POST", "/v1/videos", Answer(once(json.dumps(refusal).encode()), status=400))
+
+        async def scenario(client):
+            with (
+                pytest.warns(sora_nb.RulesNote, match="sora-2 takes size .* sent as asked"),
+                pytest.raises(sora_nb.BadRequestError) as info,
+            ):
+                await maybe(client.create_video("a fox", size="4096x2160", dialect="openai"))
+            return info.value
+
+        error = run_client(relay, scenario)
+        assert [s.path for s in relay.served] == ["/v1/videos"]  # it went through
+    assert "sora-2 size is invalid" in str(error) and "\n" not in str(error)
+
+
+def test_model_rules_are_strict_where_they_are_the_gateways_own(emu, run_client):
+    # The built-in emulator registers itself (capabilities.register_gateway), as OpenAI's own
+    # API is known: there a value outside the rules is refused before anything is sent.
+    async def scenario(client):
+        with pytest.raises(sora_nb.ValidationError, match="sora-2 takes size"):
+            await maybe(client.create_video("a fox", size="4096x2160", dialect="openai"))
+
+    run_client(emu, scenario)
+    assert sum(emu.counters.values()) == 0
