@@ -209,15 +209,20 @@ def validate_video_request(
     if not isinstance(request.model, str) or not request.model.strip():
         raise ValidationError("no model given (for example --model sora-2)")
     family_of = dialects.get(dialect)
+    if request.images and not family_of.abilities.images:
+        raise ValidationError(f"the {family_of.name} dialect cannot send reference images")
     if not family_of.abilities.options:
         given = [n for n in ("orientation", "size", "duration") if getattr(request, n) is not None]
-        if given or request.images:
-            given += ["images"] if request.images else []
+        if given:
             raise ValidationError(
-                f"the {family_of.name} dialect takes only a prompt; it cannot send "
+                f"the {family_of.name} dialect takes only a prompt and images; it cannot send "
                 f"{', '.join(given)} (use dialect 'unified' or 'openai' for those)"
             )
-        return request
+        return (
+            request
+            if isinstance(request.images, tuple)
+            else replace(request, images=tuple(request.images))
+        )
     orientation = request.orientation
     if orientation is not None:
         orientation = orientation.strip().lower()

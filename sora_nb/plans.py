@@ -28,7 +28,6 @@ from .retry import RetryPolicy
 OnEvent = Callable[[RunEvent], Any]
 
 
-
 def _check_id(job_id: object) -> None:
     if not isinstance(job_id, str) or not job_id.strip():
         raise E.ValidationError(f"a job id is needed, not {job_id!r}")

@@ -2,7 +2,7 @@
 
 >>> from sora_nb import dialects
 >>> dialects.names()
-('unified', 'openai', 'chat', 'newapi')
+('unified', 'openai', 'chat', 'newapi', 'videos-json')
 >>> dialects.get("openai").abilities.delete
 True
 
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, Dialect] = {}
-_BUILTIN = (unified.UNIFIED, openai.OPENAI, chat.CHAT, newapi.NEWAPI)
+_BUILTIN = (unified.UNIFIED, openai.OPENAI, chat.CHAT, newapi.NEWAPI, openai.VIDEOS_JSON)
 
 
 def _key(name: str) -> str:

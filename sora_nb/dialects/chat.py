@@ -527,14 +527,23 @@ class ChatDialect(Dialect):
 
     name = "chat"
     rules = None
-    abilities = Abilities(poll=False, streams=True, options=False, images=())
+    # Images go as image_url content parts; local files as data URLs (sora2api reads only
+    # "data:image" URLs there: src/api/routes.py; OpenAI-style relays take either).
+    abilities = Abilities(poll=False, streams=True, options=False, images=("data_url", "url"))
     description = "POST /chat/completions, streamed; the text carries progress and the link"
 
     def build_create(self, request: VideoRequest, images: Sequence[ImageRef] = ()) -> HttpRequest:
+        content: Any = request.prompt
         if images:
-            raise self._cannot("send reference images")
+            content = [{"type": "text", "text": request.prompt}] + [
+                {
+                    "type": "image_url",
+                    "image_url": {"url": image if isinstance(image, str) else image.data_url()},
+                }
+                for image in images
+            ]
         return build_chat(
-            [{"role": "user", "content": request.prompt}],
+            [{"role": "user", "content": content}],
             model=request.model,
             stream=True,
             **dict(request.extra),

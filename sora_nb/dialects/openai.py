@@ -30,7 +30,14 @@ POLL_HINT_HEADER = "openai-poll-after-ms"
 _WXH = re.compile(r"^(\d+)x(\d+)$")
 
 
-def build_create(request: VideoRequest, images: Sequence[ImageRef] = ()) -> HttpRequest:
+def build_create(
+    request: VideoRequest, images: Sequence[ImageRef] = (), *, json_only: bool = False
+) -> HttpRequest:
+    """``json_only``: the reference image goes as a string in a JSON body (a URL, or a local
+    file as a data URI), as Sora bridges take it (DouDOU-start/go-sora2api
+    server/model/dto.go VideoSubmitRequest.InputReference "URL 或 base64 data URI", bound with
+    ShouldBindJSON); otherwise a local file is a multipart upload and a URL an
+    ``{"image_url": …}`` reference, as OpenAI's API takes them."""
     if len(images) > 1:
         raise ValidationError("the openai dialect takes one reference image (input_reference)")
     fields: dict[str, Any] = {"prompt": request.prompt, "model": request.model}
@@ -39,6 +46,9 @@ def build_create(request: VideoRequest, images: Sequence[ImageRef] = ()) -> Http
     if request.size is not None:
         fields["size"] = request.size
     image = images[0] if images else None
+    if json_only and image is not None:
+        fields["input_reference"] = image if isinstance(image, str) else image.data_url()
+        image = None
     if isinstance(image, ImageFile):
         form = {k: str(v) for k, v in fields.items()}
         form.update({k: str(v) for k, v in request.extra.items()})
@@ -168,9 +178,10 @@ class OpenAIDialect(Dialect):
         max_images=1,
     )
     description = "POST/GET /videos, /videos/{id}/content (OpenAI's Videos API, seed 003)"
+    json_only = False
 
     def build_create(self, request: VideoRequest, images: Sequence[ImageRef] = ()) -> HttpRequest:
-        return build_create(request, images)
+        return build_create(request, images, json_only=self.json_only)
 
     def build_poll(self, job_id: str) -> HttpRequest:
         return build_retrieve(job_id)
@@ -203,4 +214,18 @@ class OpenAIDialect(Dialect):
         return parse_list(body)
 
 
+class VideosJsonDialect(OpenAIDialect):
+    """``/videos`` as Sora bridges serve it: JSON bodies only, the reference image a string (URL
+    or data URI) in ``input_reference`` (DouDOU-start/go-sora2api server/handler/video.go
+    resolveInputReference), the video from ``/videos/{id}/content`` (the status has no link)."""
+
+    name = "videos-json"
+    json_only = True
+    abilities = Abilities(
+        poll=True, delete=False, remix=True, content=True, images=("url", "data_url"), max_images=1
+    )
+    description = "POST/GET /videos with JSON only; input_reference as a URL or data-URI string"
+
+
 OPENAI = OpenAIDialect()
+VIDEOS_JSON = VideosJsonDialect()

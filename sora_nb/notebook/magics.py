@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import warnings
 import os
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any

@@ -179,8 +179,10 @@ class Panel:
         family = dialects.get(self.dialect.value)
         model = (self.model.value or "").strip()
         takes_options = family.abilities.options
-        for control in (self.orientation, self.size, self.duration, self.image_urls, self.upload):
-            control.disabled = not takes_options  # the chat family takes only a prompt
+        for control in (self.orientation, self.size, self.duration):
+            control.disabled = not takes_options  # the chat family takes a prompt and images
+        for control in (self.image_urls, self.upload):
+            control.disabled = not family.abilities.images
         rules = rules_for(model, family)
         pixels = pixel_sizes(family)
         if rules is not None:
@@ -216,7 +218,7 @@ class Panel:
         settings = self.session.settings()
         options = family.abilities.options
         images = [u.strip() for u in self.image_urls.value.splitlines() if u.strip()]
-        if options:
+        if family.abilities.images:
             images += self._uploaded_files(settings.out_dir)
         return self.session.client(settings).prepare(
             self.prompt.value,
@@ -224,7 +226,7 @@ class Panel:
             orientation=self.orientation.value if options else None,
             size=self.size.value if options else None,
             duration=self.duration.value if options else None,
-            images=images if options else (),
+            images=images if family.abilities.images else (),
             dialect=family,
             timeout=settings.timeout,
         )

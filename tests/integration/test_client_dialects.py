@@ -217,3 +217,26 @@ def test_wrong_key_is_never_echoed(emu, run_client):
     assert exc.status_code == 401
     assert "401" in str(exc) and "Incorrect API key" in str(exc)
     assert wrong not in str(exc) and wrong not in repr(exc.body) and wrong not in repr(exc)
+
+
+def test_reference_images_on_chat_and_on_json_only_videos(emu, run_client, tmp_path):
+    image = tmp_path / "ref.png"
+    image.write_bytes(PNG)
+
+    async def scenario(client):
+        by_chat = await maybe(
+            client.generate_video(
+                "animate", dialect="chat", images=["https://img.example/a.png", str(image)]
+            )
+        )
+        by_json = await maybe(
+            client.create_video("animate", dialect="videos-json", images=[str(image)])
+        )
+        return by_chat, by_json
+
+    by_chat, by_json = run_client(emu, scenario)
+    chat_images = emu.jobs[by_chat.id].params["images"]
+    assert chat_images[0] == "https://img.example/a.png"
+    assert chat_images[1].startswith("data:image/png;base64,")
+    sent = emu.jobs[by_json.id].params["input_reference"]
+    assert sent["image_url"].startswith("data:image/png;base64,")  # a string in the JSON body

@@ -324,15 +324,20 @@ def test_unknown_model_bad_duration_still_rejected():
         ({"size": "small"}, ["size"]),
         ({"duration": 10}, ["duration"]),
         ({"orientation": "portrait"}, ["orientation"]),
-        ({"images": ["https://x/in.png"]}, ["images"]),
-        ({"size": "small", "images": ["a.png"]}, ["size", "images"]),
+        ({"size": "small", "images": ["a.png"]}, ["size"]),
     ],
 )
-def test_chat_dialect_takes_prompt_only(fields, named):
+def test_chat_dialect_takes_prompt_and_images_only(fields, named):
     message = error("chat", **fields)
     assert "chat" in message
     for name in named:
         assert name in message
+
+
+def test_chat_dialect_takes_reference_images():
+    # As image_url content parts (seed 003's multimodal messages).
+    request = req(images=("https://x/in.png",))
+    assert validate_video_request(request, "chat").images == ("https://x/in.png",)
 
 
 def test_chat_dialect_plain_prompt_passes_unchanged():

@@ -668,3 +668,20 @@ def test_links_in_html_source_tags_and_fences_count_progress_in_fences_does_not(
         chunk('<video controls><source src="https://cdn.example/v/7" type="video/mp4"></video>\n')
     )
     assert state.video_urls == ["https://cdn.example/v/7"]
+
+
+def test_video_through_chat_sends_images_as_content_parts():
+    # Seed 003's multimodal messages: {"type": "image_url", "image_url": {"url", …}}. Local files
+    # go as data URLs (TheSmallHanCat/sora2api src/api/routes.py reads only "data:image" URLs).
+    from sora_nb.dialects import ImageFile
+    from sora_nb.dialects.chat import CHAT
+    from sora_nb.models import VideoRequest
+
+    png = ImageFile("a.png", b"\x89PNG\r\n\x1a\n", "image/png")
+    http = CHAT.build_create(VideoRequest("animate this", "sora-2"), ["https://x/in.png", png])
+    (message,) = http.json["messages"]
+    assert message["content"][0] == {"type": "text", "text": "animate this"}
+    assert message["content"][1] == {"type": "image_url", "image_url": {"url": "https://x/in.png"}}
+    assert message["content"][2]["image_url"]["url"].startswith("data:image/png;base64,")
+    plain = CHAT.build_create(VideoRequest("no image", "sora-2"))
+    assert plain.json["messages"] == [{"role": "user", "content": "no image"}]

@@ -374,3 +374,20 @@ def test_new_api_non_sora_objects_keep_the_link_in_metadata_url():
         {"id": "t", "status": "failed", "metadata": {"url": "upstream error 500"}}
     )
     assert odd.video_url is None
+
+
+def test_videos_json_sends_the_reference_as_a_string():
+    # DouDOU-start/go-sora2api server/model/dto.go: InputReference string `json:"input_reference"`
+    # ("URL 或 base64 data URI"), JSON only (ShouldBindJSON).
+    from sora_nb import dialects
+
+    bridge = dialects.get("videos-json")
+    url = bridge.build_create(request(), ["https://x.example/in.png"])
+    assert url.json["input_reference"] == "https://x.example/in.png" and url.files is None
+    local = bridge.build_create(request(), [ImageFile("in.png", b"\x89PNG\r\n", "image/png")])
+    assert local.files is None and local.data is None
+    assert local.json["input_reference"].startswith("data:image/png;base64,")
+    # OpenAI's own API: a URL as a reference object, a file as a multipart upload.
+    assert openai.build_create(request(), ["https://x/in.png"]).json["input_reference"] == {
+        "image_url": "https://x/in.png"
+    }
