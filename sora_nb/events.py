@@ -82,8 +82,3 @@ RunEvent = Submitting | Submitted | Progressed | Text | Finished | Saved | Faile
 def is_local(job_id: str | None) -> bool:
     """Whether ``job_id`` is sora_nb's stand-in for a job whose create was never answered."""
     return bool(job_id) and str(job_id).startswith(LOCAL_PREFIX)
-
-
-def job_of(event: RunEvent) -> Job | None:
-    """The job an event is about (None for text that has not named a job yet)."""
-    return event.job

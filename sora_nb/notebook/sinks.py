@@ -40,7 +40,6 @@ __all__ = [
     "PanelStatus",
     "StatusSink",
     "StatusView",
-    "TextSink",
     "Throttle",
     "pick_mode",
     "ticking",
@@ -211,16 +210,6 @@ class StatusSink(Protocol):
     def tick(self) -> None: ...
     def close(self) -> None: ...
     def show_instead(self, bundle: Bundle) -> None: ...
-
-
-class TextSink(Protocol):
-    """What the notebook layer asks of streamed text, in a cell or in the panel."""
-
-    text: str
-
-    def append(self, delta: str) -> None: ...
-    def flush(self) -> None: ...
-    def close(self) -> None: ...
 
 
 class _StatusBase:
