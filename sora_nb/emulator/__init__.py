@@ -1,7 +1,9 @@
 """A local stand-in for OpenAI-compatible video gateways ("relays"), for tests and tutorials.
 
 It speaks every dialect sora_nb knows (unified /v1/video/*, OpenAI /v1/videos, streamed chat,
-images), renders real H.264 files served from a second "CDN" origin, and injects faults.
+images) and shapes real relay software sends (new-api's task routes, errors and billing; the
+sora2api bridge's chat), renders real H.264 files served from a second "CDN" origin, and injects
+faults. `families=` picks which route families one instance serves.
 
     from sora_nb.emulator import serve, Fault
     with serve(job_seconds=1, seed=7, faults=[Fault(kind="poll", status=503, times=1)]) as emu:

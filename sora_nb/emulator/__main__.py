@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 
+from .config import FAMILIES
 from .progress import PROFILES
 from .server import serve
 
@@ -64,6 +65,29 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="send rate-limit 429s without a Retry-After header",
     )
+    parser.add_argument(
+        "--families",
+        default=",".join(FAMILIES),
+        metavar="A,B,…",
+        help=f"route families to serve (others answer 404 Invalid URL): {','.join(FAMILIES)}",
+    )
+    parser.add_argument(
+        "--videos-flavor",
+        choices=("openai", "newapi"),
+        default="openai",
+        help="GET /v1/videos/{id} as OpenAI answers it, or as new-api does for its platforms",
+    )
+    parser.add_argument(
+        "--chat-flavor",
+        choices=("default", "sora2api"),
+        default="default",
+        help="video chat streams as the seed relays word them, or as the sora2api bridge does",
+    )
+    parser.add_argument(
+        "--newapi-legacy-link",
+        action="store_true",
+        help="new-api task polls also carry a finished video's link in fail_reason (old versions)",
+    )
     args = parser.parse_args(argv)
 
     api_key = None
@@ -90,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             progress_profile=args.progress_profile,
             rate_limit=args.rate_limit,
             rate_limit_retry_after=not args.no_retry_after,
+            families=args.families,
+            videos_flavor=args.videos_flavor,
+            chat_flavor=args.chat_flavor,
+            newapi_legacy_link=args.newapi_legacy_link,
         )
     except (OSError, ValueError) as exc:
         print(f"sora_nb emulator: cannot start: {exc}", file=sys.stderr)

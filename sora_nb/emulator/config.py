@@ -7,7 +7,12 @@ from typing import Any, NamedTuple
 
 from .progress import PROFILES
 
-__all__ = ["EmulatorConfig", "RateLimit"]
+__all__ = ["FAMILIES", "EmulatorConfig", "RateLimit"]
+
+# Route families one emulator can serve (`families=`): unified /v1/video/create|query, OpenAI's
+# /v1/videos, new-api's task routes /v1/video/generations (and its /v1/videos/{id}/content
+# proxy), chat, images, /v1/models, and the billing routes one-api/new-api serve to API keys.
+FAMILIES = ("unified", "videos", "tasks", "chat", "images", "models", "billing")
 
 
 class RateLimit(NamedTuple):
@@ -78,6 +83,24 @@ class EmulatorConfig:
     # beyond it 429 `rate_limit_error`. None: no limit.
     rate_limit: RateLimit | tuple[float, int] | None = None
     rate_limit_retry_after: bool = True  # send `Retry-After` with those 429s (some relays don't)
+    # Which route families this instance serves; the others answer new-api's 404 "Invalid URL",
+    # so a test can stand up e.g. a relay with only new-api's routes: families=("tasks",).
+    families: tuple[str, ...] = FAMILIES
+    # GET /v1/videos/{id}: "openai" (OpenAI's object) or "newapi" (new-api's per-platform objects:
+    # `metadata.url`, `model` "" for kling, status "unknown" until started; list and delete
+    # unrouted; unknown ids 400 `task_not_exist`; /content as new-api's proxy).
+    videos_flavor: str = "openai"
+    # Video models on /v1/chat/completions: "default" (the seed relays' text) or "sora2api"
+    # (reasoning_content progress, an html <video> fence, finish_reason "STOP").
+    chat_flavor: str = "default"
+    sora2api_failure: str = "text"  # "text": `❌ 生成失败: …`; "error": a bare {"error": …} event
+    # Seconds between sora2api progress lines (newer versions: 30); None: on every change.
+    sora2api_status_interval: float | None = None
+    # new-api task polls: old versions kept the finished video's link in `fail_reason` too.
+    newapi_legacy_link: bool = False
+    # Billing routes: the total granted (remaining + used; None: an unlimited token), and used.
+    billing_granted: float | None = 25.0
+    billing_used: float = 0.0
 
     def __post_init__(self) -> None:
         if self.job_seconds < 0:
@@ -102,6 +125,26 @@ class EmulatorConfig:
             raise ValueError("render_fps must be in 1..60")
         if self.progress_profile not in PROFILES:
             raise ValueError(f"progress_profile must be one of {', '.join(PROFILES)}")
+        families = self.families
+        if isinstance(families, str):
+            families = [f for f in families.replace(" ", "").split(",") if f]
+        families = tuple(families)
+        unknown = [f for f in families if f not in FAMILIES]
+        if unknown:
+            raise ValueError(f"unknown route families {unknown}; use some of {', '.join(FAMILIES)}")
+        object.__setattr__(self, "families", families)  # frozen: normalise once, here
+        if self.videos_flavor not in ("openai", "newapi"):
+            raise ValueError("videos_flavor must be 'openai' or 'newapi'")
+        if self.chat_flavor not in ("default", "sora2api"):
+            raise ValueError("chat_flavor must be 'default' or 'sora2api'")
+        if self.sora2api_failure not in ("text", "error"):
+            raise ValueError("sora2api_failure must be 'text' or 'error'")
+        if self.sora2api_status_interval is not None and self.sora2api_status_interval < 0:
+            raise ValueError("sora2api_status_interval must be None or >= 0")
+        if self.billing_granted is not None and self.billing_granted < 0:
+            raise ValueError("billing_granted must be None or >= 0")
+        if self.billing_used < 0:
+            raise ValueError("billing_used must be >= 0")
         if self.rate_limit is not None:
             value = self.rate_limit
             if not isinstance(value, tuple | list) or len(value) != 2:

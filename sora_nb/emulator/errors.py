@@ -1,5 +1,5 @@
-"""Error answers raised by handlers (`ApiError`), and the app's exception handlers that turn
-them, unknown routes and crashes into OpenAI-shaped error bodies."""
+"""Error answers raised by handlers (`ApiError` in OpenAI's shape, `RawError` in any other), and
+the app's exception handlers that turn them, unknown routes and crashes into answers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .shapes.errors import error_body
+from .shapes.newapi import invalid_url
 
-__all__ = ["EXCEPTION_HANDLERS", "ApiError", "bad", "not_found"]
+__all__ = ["EXCEPTION_HANDLERS", "ApiError", "RawError", "bad", "not_found"]
 
 
 class ApiError(Exception):
@@ -40,6 +41,14 @@ class ApiError(Exception):
         return JSONResponse(body, status_code=self.status)
 
 
+class RawError(Exception):
+    """An error answer with a body of its own (new-api's task errors, its proxy's errors)."""
+
+    def __init__(self, status: int, body: dict) -> None:
+        super().__init__(f"{status}: {body}")
+        self.status, self.body = status, body
+
+
 def bad(message: str, param: str | None = None, code: str | None = "invalid_value") -> ApiError:
     """400 for a bad parameter."""
     return ApiError(400, message, "invalid_request_error", code, param)
@@ -55,16 +64,16 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
+async def _raw_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RawError)
+    return JSONResponse(exc.body, status_code=exc.status)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        # An unknown route, worded as new-api words it (PROTOCOLS.md, "Unknown routes").
-        return ApiError(
-            404,
-            f"Invalid URL ({request.method} {request.url.path})",
-            "invalid_request_error",
-            "unknown_url",
-        ).response()
+        # An unknown route, answered as new-api answers it (controller/relay.go RelayNotFound).
+        return JSONResponse(invalid_url(request.method, request.url.path), status_code=404)
     if exc.status_code == 405:
         return ApiError(
             405,
@@ -81,6 +90,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Exception], Awaitable[Response]]] = {
     ApiError: _api_error,
+    RawError: _raw_error,
     HTTPException: _http_error,
     Exception: _server_error,
 }

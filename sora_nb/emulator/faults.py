@@ -5,7 +5,9 @@
 
 Actions:
 - ``status``: answer ``status`` with an OpenAI-shaped error body and ``headers``;
-- ``quota``: 429 with ``type: insufficient_quota`` (an empty balance; no retry helps);
+- ``quota``: 429 with ``type: insufficient_quota`` (an empty balance; no retry helps); with
+  ``style="newapi"`` new-api's answer instead: 403 ``insufficient_user_quota``, as a task error
+  ``{"code", "message", "data": null}`` on task routes and ``{"error": {…}}`` elsewhere;
 - ``reset``: abort the TCP connection (RST) without any answer; a create is still carried out
   first, so the job exists server-side although the client never learns its id;
 - ``close``: like ``reset`` but a clean close (FIN): the client sees "server disconnected";
@@ -20,9 +22,11 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from .shapes import newapi
 from .shapes.errors import error_body, quota_body
 
 __all__ = ["ACTIONS", "KINDS", "Fault", "FaultSet"]
@@ -37,9 +41,11 @@ KINDS = (
     "delete",
     "remix",
     "cdn",
+    "billing",
     "other",
 )
 ACTIONS = ("status", "quota", "reset", "close", "slow", "malformed", "cut_stream", "fail_job")
+STYLES = ("openai", "newapi")  # whose words a `quota` fault answers in
 
 # Which request kinds an action can affect; a fault is only spent on requests it can affect.
 _APPLIES = {
@@ -66,6 +72,7 @@ class Fault:
     quota: bool = False
     type: str | None = None
     code: str | None = None
+    style: str = "openai"
 
     def __post_init__(self) -> None:
         if self.kind != "any" and self.kind not in KINDS:
@@ -76,10 +83,16 @@ class Fault:
             raise ValueError("rate must be between 0 and 1")
         if self.times is not None and self.times < 0:
             raise ValueError("times must be >= 0")
+        if self.style not in STYLES:
+            raise ValueError(f"unknown fault style {self.style!r}; one of {STYLES}")
         if self.quota and self.action == "status":
             self.action = "quota"
+        if self.style == "newapi" and self.action != "quota":
+            raise ValueError("style='newapi' applies to action='quota' only")
         if self.action == "quota":
-            self.status = 429
+            # new-api: types.ErrorCodeInsufficientUserQuota with http.StatusForbidden
+            # (service/billing_session.go), not OpenAI's 429.
+            self.status = 403 if self.style == "newapi" else 429
 
     def applies_to(self, kind: str) -> bool:
         if self.kind not in ("any", kind):
@@ -87,7 +100,15 @@ class Fault:
         allowed = _APPLIES.get(self.action)
         return allowed is None or kind in allowed
 
-    def body(self) -> dict:
+    def body(self, path: str = "") -> dict:
+        """The error body; a new-api style answer depends on the route (`path`)."""
+        if self.action == "quota" and self.style == "newapi":
+            message = self.message or newapi.QUOTA_MESSAGE
+            if newapi.is_task_route(path):
+                # service.TaskErrorFromAPIError: code and message, no request id.
+                return newapi.task_error(self.code or "insufficient_user_quota", message)
+            suffix = "".join(random.choices(newapi.KEY_CHARS, k=8))
+            return newapi.relay_quota_error(message, newapi.request_id(time.time(), suffix))
         if self.action == "quota":
             return quota_body(self.message, self.type, self.code)
         return error_body(self.status, self.message, self.type, self.code)

@@ -44,11 +44,17 @@ def parse_range(header: str | None, total: int) -> tuple[int, int] | str | None:
     return start, end
 
 
-def file_response(request: Request, path: Path, media: str, padding: int) -> Response:
+def file_response(
+    request: Request,
+    path: Path,
+    media: str,
+    padding: int,
+    cache_control: str = "private, max-age=3600",
+) -> Response:
     """The file (plus `padding` bytes of `free` box), whole or one range, streamed in chunks."""
     total = path.stat().st_size + padding
     rng = parse_range(request.headers.get("range"), total)
-    headers = {"accept-ranges": "bytes", "cache-control": "private, max-age=3600"}
+    headers = {"accept-ranges": "bytes", "cache-control": cache_control}
     if rng == "bad":
         headers["content-range"] = f"bytes */{total}"
         return JSONResponse(
@@ -80,14 +86,17 @@ def file_response(request: Request, path: Path, media: str, padding: int) -> Res
     return StreamingResponse(body(), status_code=status, media_type=media, headers=headers)
 
 
-async def serve_media(state: EmulatorState, request: Request, job: Job, ext: str) -> Response:
-    """One of a job's files (mp4, webp thumbnail, jpg spritesheet, gif), rendered on first need."""
+async def serve_media(
+    state: EmulatorState, request: Request, job: Job, ext: str, **headers: str
+) -> Response:
+    """One of a job's files (mp4, webp thumbnail, jpg spritesheet, gif), rendered on first need;
+    `cache_control=` overrides that header."""
     result = await asyncio.wrap_future(state.store.rendered(job))
     path = {"mp4": result.mp4, "webp": result.thumbnail, "jpg": result.spritesheet}.get(ext)
     path = path or result.gif
     media = MEDIA_TYPES.get(ext, "image/gif")
     padding = state.config.video_padding if ext == "mp4" else 0
-    return file_response(request, path, media, padding)
+    return file_response(request, path, media, padding, **headers)
 
 
 def cdn_routes(state: EmulatorState) -> list[Route]:

@@ -21,11 +21,13 @@ from typing import Any
 
 from starlette.requests import Request
 
+from .config import EmulatorConfig
 from .faults import Fault
 from .shapes.errors import incorrect_api_key, missing_api_key, rate_limited
+from .shapes.newapi import invalid_url
 from .state import EmulatorState
 
-__all__ = ["Conn", "Front", "RequestContext", "classify", "context"]
+__all__ = ["Conn", "Front", "RequestContext", "classify", "context", "family", "serves"]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -37,6 +39,55 @@ _SCOPE_KEY = "sora_emulator"
 # --- request kinds ---------------------------------------------------------------------------
 
 _VIDEO_PATH = re.compile(r"/v1/videos/([^/]+)(/content|/remix)?")
+_TASK_PATH = re.compile(r"/v1/video/generations/[^/]+")
+# router/dashboard.go serves both spellings of the billing routes.
+_BILLING_PATHS = {
+    f"{prefix}/dashboard/billing/{name}"
+    for prefix in ("", "/v1")
+    for name in ("subscription", "usage")
+}
+_FAMILY_PATHS = {
+    "/v1/video/create": "unified",
+    "/v1/video/query": "unified",
+    "/v1/video/generations": "tasks",
+    "/v1/videos": "videos",
+    "/v1/chat/completions": "chat",
+    "/v1/images/generations": "images",
+    "/v1/models": "models",
+}
+
+
+def family(path: str) -> str | None:
+    """The route family a path belongs to ("content" for /v1/videos/{id}/content, which both
+    OpenAI's family and new-api's task family serve), None for paths the emulator never has."""
+    p = path.rstrip("/") or "/"
+    if p in _FAMILY_PATHS:
+        return _FAMILY_PATHS[p]
+    if p in _BILLING_PATHS:
+        return "billing"
+    if _TASK_PATH.fullmatch(p):
+        return "tasks"
+    m = _VIDEO_PATH.fullmatch(p)
+    if m:
+        return "content" if m.group(2) == "/content" else "videos"
+    return None
+
+
+def serves(config: EmulatorConfig, method: str, path: str) -> bool:
+    """False when this instance answers the route as missing: its family is switched off, or
+    new-api's flavour of /v1/videos leaves it unrouted (router/video-router.go has no
+    GET /v1/videos list and no DELETE /v1/videos/{id})."""
+    fam = family(path)
+    if fam is None:
+        return True  # an unknown route either way; the router answers it
+    if fam == "content":
+        return "videos" in config.families or "tasks" in config.families
+    if fam not in config.families:
+        return False
+    if fam == "videos" and config.videos_flavor == "newapi":
+        listing = path.rstrip("/") == "/v1/videos"
+        return not ((listing and method == "GET") or (not listing and method == "DELETE"))
+    return True
 
 
 def classify(method: str, path: str) -> str:
@@ -46,6 +97,12 @@ def classify(method: str, path: str) -> str:
         return "create"
     if p == "/v1/video/query" and method == "GET":
         return "poll"
+    if p == "/v1/video/generations" and method == "POST":
+        return "create"
+    if _TASK_PATH.fullmatch(p) and method == "GET":
+        return "poll"
+    if p in _BILLING_PATHS and method == "GET":
+        return "billing"
     if p == "/v1/videos":
         return {"POST": "create", "GET": "list"}.get(method, "other")
     if p == "/v1/chat/completions" and method == "POST":
@@ -107,6 +164,7 @@ class RequestContext:
     conn: Conn | None = None
     kind: str = "other"
     closing: threading.Event | None = None  # set when the emulator stops
+    served: bool = True  # False: this instance answers the route as missing
 
     @property
     def fail_reason(self) -> str | None:
@@ -198,6 +256,9 @@ class Front:
         if scope["type"] != "http":
             return
         kind = "cdn" if self.origin == "cdn" else classify(scope["method"], scope["path"])
+        served = self.origin == "cdn" or serves(self.state.config, scope["method"], scope["path"])
+        if not served:
+            kind = "other"  # a probe of a route this relay lacks, whatever it would have been
         self.state.record(kind, scope)
         if self.origin == "api":
             denied = self._auth_error(scope)
@@ -213,11 +274,19 @@ class Front:
         fault = self.state.pick_fault(kind)
         conn = Conn(send)
         scope = dict(scope)
-        scope[_SCOPE_KEY] = RequestContext(fault, conn, kind, self.state.closing)
+        scope[_SCOPE_KEY] = RequestContext(fault, conn, kind, self.state.closing, served)
         if fault is None or fault.action in ("fail_job", "cut_stream"):
-            await self.inner(scope, receive, send)  # the handlers apply these themselves
+            await self._route(scope, receive, send)  # the handlers apply these themselves
             return
         await self._apply(fault, kind, conn, scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The routed app, or new-api's 404 for a route this instance does not serve."""
+        if scope[_SCOPE_KEY].served:
+            await self.inner(scope, receive, send)
+            return
+        await _drain(receive)
+        await send_answer(send, 404, invalid_url(scope["method"], scope["path"]))
 
     def _auth_error(self, scope: Scope) -> dict | None:
         key = self.state.config.api_key
@@ -250,22 +319,22 @@ class Front:
             await _drain(receive)
             if fault.status == 429:
                 self.state.count_429(kind)
-            await send_answer(send, fault.status, fault.body(), fault.headers)
+            await send_answer(send, fault.status, fault.body(scope["path"]), fault.headers)
         elif action in ("reset", "close"):
             if carried_out:
-                await self.inner(scope, receive, _Recorder().send)
+                await self._route(scope, receive, _Recorder().send)
             else:
                 await _drain(receive)
             await conn.drop(rst=action == "reset")
         elif action == "slow":
             if carried_out:
                 recorder = _Recorder()
-                await self.inner(scope, receive, recorder.send)
+                await self._route(scope, receive, recorder.send)
                 await asyncio.sleep(fault.delay)
                 await recorder.replay(send)
             else:
                 await asyncio.sleep(fault.delay)
-                await self.inner(scope, receive, send)
+                await self._route(scope, receive, send)
         elif action == "malformed":
             if kind in ("download", "cdn"):
                 # A file URL answering 200 with a page instead of the file, as broken CDNs do.
@@ -278,6 +347,6 @@ class Front:
                 body = _TRUNCATED_CHAT
             else:
                 recorder = _Recorder()
-                await self.inner(scope, receive, recorder.send)
+                await self._route(scope, receive, recorder.send)
                 body = bytes(recorder.body[: max(1, len(recorder.body) // 2)])
             await send_answer(send, 200, body, fault.headers)

@@ -62,6 +62,10 @@ class Ids:
     def chat(self) -> str:
         return "chatcmpl-" + self._pick(_ALNUM, 29)
 
+    def newapi_task(self) -> str:
+        # new-api's public task id: model.GenerateTaskID(), "task_" + GenerateRandomCharsKey(32).
+        return "task_" + self._pick(string.digits + string.ascii_letters, 32)
+
     def call(self) -> str:
         return "call_" + self._pick(_ALNUM, 24)
 
@@ -144,6 +148,8 @@ class JobView:
     created_at: float  # wall clock, seconds
     changed_at: float  # wall clock of the latest status change
     ended_at: float | None  # wall clock the render finished or failed; None before
+    seq: int = 0  # 1, 2, … in order of creation (a relay's row id)
+    started_at: float | None = None  # wall clock rendering began; None before
 
     @property
     def upstream_id(self) -> str:
@@ -345,6 +351,10 @@ class JobStore:
                 created_at=job.created_wall,
                 changed_at=self.wall(moment or job.created),
                 ended_at=self.wall(job.end) if job.terminal and job.end is not None else None,
+                seq=job.seq,
+                started_at=self.wall(rendering_since)
+                if rendering_since is not None and status != "queued"
+                else None,
             )
 
     def info(self, job: Job) -> JobInfo:

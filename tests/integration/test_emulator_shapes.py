@@ -653,11 +653,12 @@ def test_counters_every_kind() -> None:
         video_url = c.get("/video/query", params={"id": jid}).json()["video_url"]
         httpx.get(video_url)
         c.delete(f"/videos/{vid}")
+        c.get("/dashboard/billing/usage")
         c.get("/elsewhere")
         counters = e.counters
         assert counters == {
             "create": 2, "poll": 3, "download": 1, "chat": 1, "images": 1, "list": 1,
-            "delete": 1, "remix": 1, "cdn": 1, "other": 1,
+            "delete": 1, "remix": 1, "cdn": 1, "billing": 1, "other": 1,
         }  # fmt: skip
         counters["create"] = 99
         assert e.counters["create"] == 2  # a copy

@@ -14,8 +14,19 @@ from typing import Any
 import pytest
 
 from sora_nb.emulator.chat_text import TEMPLATES
+from sora_nb.emulator.faults import Fault
 from sora_nb.emulator.jobs import JobView
-from sora_nb.emulator.shapes import chat, errors, images, models, openai, stai, unified
+from sora_nb.emulator.shapes import (
+    chat,
+    errors,
+    images,
+    models,
+    newapi,
+    openai,
+    sora2api,
+    stai,
+    unified,
+)
 from sora_nb.emulator.shapes.links import media_url
 
 CDN = "http://127.0.0.1:9999"
@@ -467,3 +478,383 @@ def test_rate_limited_body():
     error = errors.rate_limited(2.0, 5)["error"]
     assert (error["type"], error["code"]) == ("rate_limit_error", "rate_limit_exceeded")
     assert "2 requests per second" in error["message"] and "bursts of 5" in error["message"]
+
+
+# --- new-api (QuantumNous/new-api) -----------------------------------------------------------
+
+TASK_ID = "task_AbCdEfGhIjKlMnOpQrStUvWxYz012345"
+CDN_MP4 = "http://127.0.0.1:9999/cdn/20251006/VfgB5ubjInVt8sG6rzMppxnu7gEfde.mp4"
+
+
+def task_view(model: str = "kling-v1", **changes: Any) -> JobView:
+    base = {
+        "id": TASK_ID,
+        "dialect": "newapi",
+        "model": model,
+        "width": 1280,
+        "height": 720,
+        "seconds": 5.0,
+        "orientation": "landscape",
+        "params": {"images": [], "size": "", "seconds": "5", "encoding": "json"},
+        "seq": 7,
+        "started_at": CREATED + 1.5,
+    }
+    base.update(changes)
+    return view(**base)
+
+
+def test_newapi_status_words_follow_the_job():
+    # model/task.go status words; InitTask's NOT_START until the job gets a render slot.
+    assert newapi.task_word(task_view(status="queued", progress=0.0, queue_position=1)) == (
+        "NOT_START"
+    )
+    assert newapi.task_word(task_view(status="queued", progress=0.0)) == "QUEUED"
+    assert newapi.task_word(task_view()) == "IN_PROGRESS"
+    assert newapi.task_word(task_view(status="completed", ended_at=CREATED + 9)) == "SUCCESS"
+    assert newapi.task_word(task_view(status="failed", fail_reason="x")) == "FAILURE"
+    assert set(newapi.STATUS_WORDS) == {
+        "NOT_START", "SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS", "FAILURE", "UNKNOWN",
+    }  # fmt: skip
+
+
+def test_newapi_progress_is_a_percent_string():
+    # taskcommon/helpers.go fixed figures; only the sora adaptor reports its own (0 < p < 100).
+    kling, sora = task_view(), task_view("sora-2")
+    assert newapi.task_progress("IN_PROGRESS", kling) == "30%"
+    assert newapi.task_progress("IN_PROGRESS", sora) == "45%"
+    assert newapi.task_progress("IN_PROGRESS", task_view("sora-2", progress=0.0)) == "30%"
+    assert newapi.task_progress("IN_PROGRESS", task_view("sora-2", progress=None)) == "30%"
+    expected = {"NOT_START": "0%", "SUBMITTED": "10%", "QUEUED": "20%", "SUCCESS": "100%"}
+    for word, figure in expected.items():
+        assert newapi.task_progress(word, kling) == figure
+    assert newapi.task_progress("FAILURE", sora) == "100%"
+    # dto/openai_video.go SetProgressStr: "%" trimmed, Atoi, 0 on error.
+    assert [newapi.progress_int(p) for p in ("30%", "100%", "", "x%")] == [30, 100, 0, 0]
+
+
+def test_newapi_task_dto_in_progress_exact():
+    # dto/task.go TaskDto filled by TaskModel2Dto (relay/relay_task.go), in the struct's order;
+    # result_url is omitempty, so absent while running.
+    dto = newapi.task_dto(task_view(), link=CDN_MP4)
+    assert dto == {
+        "id": 7,
+        "created_at": int(CREATED),
+        "updated_at": int(CREATED + 3.5),
+        "task_id": TASK_ID,
+        "platform": "50",
+        "user_id": 1,
+        "group": "default",
+        "channel_id": 1,
+        "quota": 0,
+        "action": "textGenerate",
+        "status": "IN_PROGRESS",
+        "fail_reason": "",
+        "submit_time": int(CREATED),
+        "start_time": int(CREATED + 1.5),
+        "finish_time": 0,
+        "progress": "30%",
+        "properties": {
+            "input": "",
+            "upstream_model_name": "kling-v1",
+            "origin_model_name": "kling-v1",
+        },
+        "data": None,
+    }
+    assert list(dto)[:12] == [
+        "id", "created_at", "updated_at", "task_id", "platform", "user_id", "group",
+        "channel_id", "quota", "action", "status", "fail_reason",
+    ]  # fmt: skip
+    waiting = newapi.task_dto(
+        task_view(status="queued", progress=0.0, queue_position=2, started_at=None), link=None
+    )
+    assert (waiting["status"], waiting["progress"], waiting["start_time"]) == ("NOT_START", "0%", 0)
+    with_image = task_view(params={"images": ["https://x/a.png"]})
+    assert newapi.task_dto(with_image, link=None)["action"] == "generate"
+    assert newapi.task_dto(task_view("sora-2-pro"), link=None)["platform"] == "55"
+
+
+def test_newapi_task_dto_links_and_failures():
+    finished = task_view(status="completed", progress=1.0, ended_at=CREATED + 42.9)
+    dto = newapi.task_dto(finished, link=CDN_MP4)
+    assert (dto["status"], dto["progress"], dto["fail_reason"]) == ("SUCCESS", "100%", "")
+    assert dto["result_url"] == CDN_MP4
+    assert dto["finish_time"] == int(CREATED + 42.9)
+    # Old new-api kept the link in fail_reason; GetResultURL (model/task.go) falls back to it.
+    legacy = newapi.task_dto(finished, link=CDN_MP4, legacy_link=True)
+    assert legacy["fail_reason"] == legacy["result_url"] == CDN_MP4
+    # On FAILURE GetResultURL falls back to FailReason: the reason shows up as result_url too.
+    broken = task_view(status="failed", progress=0.5, fail_reason="boom", ended_at=CREATED + 5)
+    failed_dto = newapi.task_dto(broken, link=CDN_MP4)
+    assert (failed_dto["status"], failed_dto["progress"]) == ("FAILURE", "100%")
+    assert failed_dto["fail_reason"] == failed_dto["result_url"] == "boom"
+    upstream = {"id": "video_x", "object": "video"}
+    assert newapi.task_dto(finished, link=CDN_MP4, upstream=upstream)["data"] == upstream
+    assert newapi.task_dto(task_view(), link=None, word="SUBMITTED")["progress"] == "10%"
+
+
+def test_newapi_envelope_and_task_error():
+    # dto/task.go TaskResponse (message always present) and TaskError.
+    assert newapi.envelope({"a": 1}) == {"code": "success", "message": "", "data": {"a": 1}}
+    assert newapi.task_error("task_not_exist", "task_not_exist") == {
+        "code": "task_not_exist",
+        "message": "task_not_exist",
+        "data": None,
+    }
+
+
+def test_newapi_create_answer_kling_and_sora():
+    # kling adaptor DoResponse: dto.NewOpenAIVideo() with id and task_id, not wrapped.
+    fresh = task_view(status="queued", progress=0.0, queue_position=1)
+    assert newapi.create_answer(fresh) == {
+        "id": TASK_ID,
+        "task_id": TASK_ID,
+        "object": "video",
+        "model": "kling-v1",
+        "status": "queued",
+        "progress": 0,
+        "created_at": int(CREATED),
+    }
+    # sora adaptor: the upstream video object with the public id, so seconds and size too.
+    sora = newapi.create_answer(
+        task_view("sora-2", width=720, height=1280, params={"seconds": "8", "images": []})
+    )
+    assert (sora["seconds"], sora["size"], sora["task_id"]) == ("8", "720x1280", TASK_ID)
+    # relay_utils.go ValidateMultipartDirect's ratios, marshalled by Go.
+    assert newapi.other_ratios("sora-2", 4, "720x1280") == '{"seconds":4,"size":1}'
+    assert newapi.other_ratios("sora-2-pro", 12, "1792x1024") == '{"seconds":12,"size":1.666667}'
+    assert newapi.other_ratios("kling-v1", 5, "") is None
+
+
+def test_newapi_videos_object_per_platform():
+    # kling adaptor ConvertToOpenAIVideo: model never set, kling's millisecond times,
+    # "unknown" while NOT_START (TaskStatus.ToVideoStatus), metadata.url once done.
+    waiting = task_view(status="queued", progress=0.0, queue_position=1)
+    assert newapi.videos_object(waiting, link=None) == {
+        "id": TASK_ID,
+        "object": "video",
+        "model": "",
+        "status": "unknown",
+        "progress": 0,
+        "created_at": int(CREATED * 1000),
+        "completed_at": int((CREATED + 3.5) * 1000),
+    }
+    finished = task_view(status="completed", progress=1.0, ended_at=CREATED + 9)
+    done_obj = newapi.videos_object(finished, link=CDN_MP4)
+    assert (done_obj["status"], done_obj["progress"]) == ("completed", 100)
+    assert (done_obj["seconds"], done_obj["metadata"]) == ("5", {"url": CDN_MP4})
+    broken = task_view(status="failed", fail_reason="boom", ended_at=CREATED + 5)
+    assert newapi.videos_object(broken, link=None)["error"] == {"message": "boom", "code": ""}
+    # model/task.go Task.ToOpenAIVideo (other platforms): metadata.url always, model named,
+    # and GetResultURL's fallback puts a failure text there.
+    running = newapi.videos_object(task_view("vidu-q1"), link=None)
+    assert running == {
+        "id": TASK_ID,
+        "object": "video",
+        "model": "vidu-q1",
+        "status": "in_progress",
+        "progress": 30,
+        "created_at": int(CREATED),
+        "completed_at": int(CREATED + 3.5),
+        "metadata": {"url": ""},
+    }
+    assert newapi.videos_object(
+        task_view("vidu-q1", status="failed", fail_reason="boom"), link=None
+    )["metadata"] == {"url": "boom"}
+    # sora adaptor: the upstream object, unknown read as queued, no link in the body.
+    sora = newapi.videos_object(
+        task_view("sora-2", status="queued", progress=0.0, queue_position=1), link=CDN_MP4
+    )
+    assert (sora["status"], sora["progress"], sora["object"]) == ("queued", 0, "video")
+    assert "metadata" not in sora and CDN_MP4 not in json.dumps(sora)
+    assert [newapi.video_status(w) for w in newapi.STATUS_WORDS] == [
+        "unknown", "queued", "queued", "in_progress", "completed", "failed", "unknown",
+    ]  # fmt: skip
+
+
+def test_newapi_error_bodies():
+    # controller/relay.go RelayNotFound: param and code are empty strings.
+    assert newapi.invalid_url("POST", "/v1/x") == {
+        "error": {
+            "message": "Invalid URL (POST /v1/x)",
+            "type": "invalid_request_error",
+            "param": "",
+            "code": "",
+        }
+    }
+    # controller/video_proxy.go videoProxyError: no param, no code.
+    assert newapi.proxy_error("Task not found") == {
+        "error": {"message": "Task not found", "type": "invalid_request_error"}
+    }
+    # controller/relay.go Relay(): request id appended, ToOpenAIError().
+    assert newapi.relay_quota_error(newapi.QUOTA_MESSAGE, "2025x") == {
+        "error": {
+            "message": "用户额度不足, 剩余额度: ＄0.000000 (request id: 2025x)",
+            "type": "new_api_error",
+            "param": "",
+            "code": "insufficient_user_quota",
+        }
+    }
+    # common/utils.go GetTimeString: UTC yyyymmddhhmmss, then nanoseconds unpadded.
+    assert newapi.request_id(1759763427.000000123, "abcdEFGH").startswith("20251006151027")
+    assert newapi.request_id(1759763427.5, "abcdEFGH").endswith("500000000abcdEFGH")
+    assert newapi.is_task_route("/v1/video/generations/x") and newapi.is_task_route("/v1/videos")
+    assert not newapi.is_task_route("/v1/chat/completions")
+
+
+def test_newapi_quota_fault_403_per_route():
+    # service/billing_session.go: 403 insufficient_user_quota, not OpenAI's 429.
+    fault = Fault(kind="create", action="quota", style="newapi")
+    assert fault.status == 403
+    assert fault.body("/v1/video/generations") == {
+        "code": "insufficient_user_quota",
+        "message": "用户额度不足, 剩余额度: ＄0.000000",
+        "data": None,
+    }
+    relay = fault.body("/v1/chat/completions")["error"]
+    assert (relay["type"], relay["code"], relay["param"]) == (
+        "new_api_error",
+        "insufficient_user_quota",
+        "",
+    )
+    assert relay["message"].startswith("用户额度不足, 剩余额度: ＄0.000000 (request id: ")
+    custom = Fault(action="quota", style="newapi", message="用户额度不足, 剩余额度: ¥-1.56")
+    assert custom.body("/v1/videos")["message"] == "用户额度不足, 剩余额度: ¥-1.56"
+    assert Fault(action="quota").status == 429  # OpenAI's style stays as it was
+    with pytest.raises(ValueError, match="style"):
+        Fault(action="status", style="newapi")
+    with pytest.raises(ValueError, match="style"):
+        Fault(action="quota", style="nope")
+
+
+def test_newapi_billing_shapes():
+    # controller/billing.go GetSubscription / GetUsage; Go writes whole floats without ".0".
+    assert newapi.subscription(12.5) == {
+        "object": "billing_subscription",
+        "has_payment_method": True,
+        "soft_limit_usd": 12.5,
+        "hard_limit_usd": 12.5,
+        "system_hard_limit_usd": 12.5,
+        "access_until": 0,
+    }
+    assert newapi.subscription(None)["hard_limit_usd"] == 100000000
+    assert json.dumps(newapi.subscription(25.0)["hard_limit_usd"]) == "25"
+    assert newapi.usage(3.5) == {"object": "list", "total_usage": 350}
+    assert newapi.usage(0.125) == {"object": "list", "total_usage": 12.5}
+
+
+# --- sora2api (TheSmallHanCat/sora2api) --------------------------------------------------------
+
+
+def test_sora2api_stream_chunk_exact():
+    # generation_handler.py _format_stream_chunk.
+    first = sora2api.stream_chunk(1760000000.1234, reasoning_content="r", is_first=True)
+    assert first == {
+        "id": "chatcmpl-1760000000123",
+        "object": "chat.completion.chunk",
+        "created": 1760000000,
+        "model": "sora",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "role": "assistant",
+                    "content": None,
+                    "reasoning_content": "r",
+                    "tool_calls": None,
+                },
+                "finish_reason": None,
+                "native_finish_reason": None,
+            }
+        ],
+        "usage": {"prompt_tokens": 0},
+    }
+    last = sora2api.stream_chunk(1.0, content="c", finish_reason="STOP")
+    assert list(last["choices"][0]["delta"]) == ["content", "reasoning_content", "tool_calls"]
+    assert last["choices"][0]["finish_reason"] == last["choices"][0]["native_finish_reason"]
+    assert last["usage"] == {"prompt_tokens": 0, "completion_tokens": 1, "total_tokens": 1}
+    # json.dumps defaults: non-ASCII escaped.
+    assert (
+        sora2api.data_text({"t": "❌ 生成失败"}) == '{"t": "\\u274c \\u751f\\u6210\\u5931\\u8d25"}'
+    )
+
+
+def test_sora2api_error_event_and_availability():
+    # routes.py generate(): the bare error object inside the 200 stream.
+    assert sora2api.error_event("boom") == {
+        "error": {"message": "boom", "type": "server_error", "param": None, "code": None}
+    }
+    # _format_non_stream_response(…, is_availability_check=True).
+    answer = sora2api.availability_completion(1760000000.25)
+    assert answer == {
+        "id": "chatcmpl-1760000000.25",
+        "object": "chat.completion",
+        "created": 1760000000,
+        "model": "sora",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "All tokens available for video generation. Please enable "
+                    "streaming to use the generation feature.",
+                },
+                "finish_reason": "stop",
+            }
+        ],
+    }
+
+
+def deltas(events: list[dict]) -> list[tuple]:
+    return [
+        (
+            e["choices"][0]["delta"]["content"],
+            e["choices"][0]["delta"]["reasoning_content"],
+            e["choices"][0]["finish_reason"],
+        )
+        for e in events
+    ]
+
+
+def test_sora2api_progress_then_html_fence():
+    tracker = sora2api.Sora2apiProgress(CDN_MP4)
+    opening = tracker.opening(100.0)
+    assert deltas(opening) == [
+        (None, "**Generation Process Begins**\n\nInitializing generation request...\n", None)
+    ]
+    assert tracker.observe(view(status="queued", progress=0.0), 100.5) == []  # 0%: no change
+    moved = tracker.observe(view(progress=0.3), 101.0)
+    assert deltas(moved) == [(None, "**Video Generation Progress**: 30% (processing)\n", None)]
+    assert tracker.observe(view(progress=0.305), 101.5) == []  # same whole percent
+    final = tracker.observe(done(), 102.0)
+    assert tracker.finished
+    assert deltas(final) == [
+        (
+            None,
+            "**Video Generation Completed**\n\nVideo generation successful. Now caching the "
+            "video file...\n",
+            None,
+        ),
+        (None, "Video file cached successfully. Preparing final response...\n", None),
+        (f"```html\n<video src='{CDN_MP4}' controls></video>\n```", None, "STOP"),
+    ]
+
+
+def test_sora2api_interval_and_failures():
+    # Newer versions: a status line every 30 s, whether or not the figure moved.
+    slow = sora2api.Sora2apiProgress(CDN_MP4, interval=30)
+    slow.opening(0.0)
+    assert slow.observe(view(progress=0.5), 29.0) == []
+    assert len(slow.observe(view(progress=0.5), 30.0)) == 1
+    assert slow.observe(view(progress=0.6), 45.0) == []
+    # The drafts branch: content-policy text, finish_reason "STOP".
+    text = sora2api.Sora2apiProgress(CDN_MP4)
+    text.opening(0.0)
+    assert deltas(text.observe(failed("flagged"), 1.0)) == [
+        (None, "**Content Policy Violation**\n\nflagged\n", None),
+        ("❌ 生成失败: flagged", None, "STOP"),
+    ]
+    # An exception instead: the bare error event.
+    err = sora2api.Sora2apiProgress(CDN_MP4, failure="error")
+    err.opening(0.0)
+    assert err.observe(None, 1.0) == [sora2api.error_event("task deleted")]
+    assert err.finished

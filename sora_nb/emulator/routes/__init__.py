@@ -9,6 +9,7 @@ from ..state import EmulatorState
 from .chat import ChatRoutes
 from .images import ImageRoutes
 from .models import ModelRoutes
+from .newapi import BillingRoutes, TaskRoutes
 from .unified import UnifiedRoutes
 from .videos import VideoRoutes
 
@@ -16,5 +17,14 @@ __all__ = ["api_routes"]
 
 
 def api_routes(state: EmulatorState) -> list[Route]:
-    families = (UnifiedRoutes, VideoRoutes, ChatRoutes, ImageRoutes, ModelRoutes)
+    # All of them: `EmulatorConfig.families` hides some at request time (front.serves).
+    families = (
+        UnifiedRoutes,
+        VideoRoutes,
+        TaskRoutes,
+        ChatRoutes,
+        ImageRoutes,
+        ModelRoutes,
+        BillingRoutes,
+    )
     return [route for family in families for route in family(state).routes()]

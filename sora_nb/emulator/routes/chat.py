@@ -1,6 +1,7 @@
 """POST /v1/chat/completions: video models render while the answer streams their progress as
-text (PROTOCOLS.md, dialect `chat`; seeds 000, 002, 003); other models give ordinary replies,
-forced tool calls, and streams with optional usage (seed 003, OpenAI's chat API)."""
+text (PROTOCOLS.md, dialect `chat`; seeds 000, 002, 003), or as a Sora bridge streams it
+(`chat_flavor="sora2api"`, `..shapes.sora2api`); other models give ordinary replies, forced tool
+calls, and streams with optional usage (seed 003, OpenAI's chat API)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ from ..errors import ApiError, bad
 from ..front import Conn, context
 from ..jobs import Job
 from ..shapes import chat as shapes
+from ..shapes import sora2api
+from ..shapes.links import media_url
 from ..sse import ABORT, KEEPALIVE, event_stream, sse_response
 from ..state import EmulatorState
 from .inputs import json_body, unified_dims
 
-__all__ = ["ChatRoutes", "video_events", "video_text"]
+__all__ = ["ChatRoutes", "sora2api_events", "video_events", "video_text"]
 
 
 async def video_events(
@@ -49,6 +52,32 @@ async def video_events(
         if keepalive and time.monotonic() - last_beat >= keepalive:
             last_beat = time.monotonic()
             yield KEEPALIVE
+        await asyncio.sleep(interval)
+
+
+async def sora2api_events(
+    state: EmulatorState, job: Job, *, conn: Conn | None
+) -> AsyncIterator[Any]:
+    """sora2api's data lines (already JSON text) as the job moves, and ABORT. No keep-alive
+    comments: its generator yields only chunks and `[DONE]`."""
+    store, cfg = state.store, state.config
+    link = media_url(state.cdn_url, job.date, job.token, "mp4")
+    tracker = sora2api.Sora2apiProgress(
+        link, failure=cfg.sora2api_failure, interval=cfg.sora2api_status_interval
+    )
+    for event in tracker.opening(time.time()):
+        yield sora2api.data_text(event)
+    interval = min(0.25, max(0.01, job.render_seconds / 100))
+    while True:
+        current = store.get(job.id)
+        view = store.view(current) if current is not None else None
+        for event in tracker.observe(view, time.time()):
+            yield sora2api.data_text(event)
+        if tracker.finished:
+            return
+        if state.closing.is_set() or (conn is not None and conn.disconnected):
+            yield ABORT
+            return
         await asyncio.sleep(interval)
 
 
@@ -99,9 +128,17 @@ class ChatRoutes:
 
     async def _video(self, request: Request, model: str, messages: list, stream: bool) -> Response:
         state, store = self.state, self.state.store
+        sora2api_flavor = state.config.chat_flavor == "sora2api"
+        if sora2api_flavor and not stream:
+            # generation_handler.py handle_generation: without streaming nothing is generated,
+            # only token availability is reported.
+            return JSONResponse(sora2api.availability_completion(time.time()))
         prompt, images = chat_text.last_user_text(messages)
         if not prompt.strip():
             raise bad("The last user message must contain the prompt text.", "messages")
+        if sora2api_flavor:
+            # routes.py reads an image_url part only when it starts with "data:image".
+            images = [u for u in images if u.startswith("data:image")]
         orientation, seconds = chat_text.chat_video_params(model, prompt)
         width, height = unified_dims("small", orientation)
         job = store.create(
@@ -116,6 +153,16 @@ class ChatRoutes:
             params={"size": "small", "images": images, "duration": seconds},
             fail_reason=context(request).fail_reason,
         )
+        if sora2api_flavor:
+            ctx = context(request)
+            body = event_stream(
+                sora2api_events(state, job, conn=ctx.conn),
+                line_ending=state.config.chat_line_ending,
+                send_done=state.config.chat_send_done,
+                cut_after=ctx.cut_after,
+                conn=ctx.conn,
+            )
+            return sse_response(body)
         chat_id, created = store.ids.chat(), int(time.time())
         if not stream:
             text = await video_text(state, job, task_id=job.id)

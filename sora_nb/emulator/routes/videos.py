@@ -1,5 +1,6 @@
 """The /v1/videos routes: OpenAI's Videos API, and on the same paths the st-ai gateway's
-variant (seed 003), told apart by the fields of the create request."""
+variant (seed 003), told apart by the fields of the create request; with
+`videos_flavor="newapi"`, new-api's handlers of the same paths (`.newapi`)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..errors import bad, not_found
+from ..errors import RawError, bad, not_found
 from ..files import serve_media
 from ..front import context
 from ..jobs import Job
+from ..shapes import newapi as newapi_shapes
 from ..shapes import openai as shapes
 from ..shapes import stai as stai_shapes
 from ..shapes.links import media_url
 from ..state import EmulatorState
 from .inputs import Upload, form_or_json, json_body, number, parse_wh
+from .newapi import create_task, proxy_content, task_job, task_link
 
 __all__ = ["VideoRoutes"]
 
@@ -48,7 +51,14 @@ class VideoRoutes:
             raise not_found(f"Video with id '{job_id}' not found.")
         return job
 
+    @property
+    def _newapi(self) -> bool:
+        return self.state.config.videos_flavor == "newapi"
+
     async def create(self, request: Request) -> Response:
+        if self._newapi:
+            # router/video-router.go: POST /v1/videos is controller.RelayTask as well.
+            return await create_task(self.state, request)
         store, cfg = self.state.store, self.state.config
         fields, files, encoding = await form_or_json(request)
         prompt = fields.get("prompt")
@@ -138,6 +148,11 @@ class VideoRoutes:
         return JSONResponse(stai_shapes.create_answer(store.view(job)))
 
     async def retrieve(self, request: Request) -> Response:
+        if self._newapi:
+            # relay/relay_task.go: GET /v1/videos/{id} answers the platform's OpenAI video.
+            job = task_job(self.state, request.path_params["video_id"])
+            view = self.state.store.view(job)
+            return JSONResponse(newapi_shapes.videos_object(view, link=task_link(self.state, view)))
         job = self._job(request.path_params["video_id"])
         hint = self.state.config.poll_hint_ms
         headers = {}
@@ -179,6 +194,10 @@ class VideoRoutes:
 
     async def remix(self, request: Request) -> Response:
         store = self.state.store
+        if self._newapi and store.get(request.path_params["video_id"]) is None:
+            # relay ResolveOriginTask: an unknown origin is a task error, not OpenAI's 404.
+            body = newapi_shapes.task_error("task_not_exist", "task_origin_not_exist")
+            raise RawError(400, body)
         source = self._job(request.path_params["video_id"])
         body = await json_body(request)
         prompt = body.get("prompt")
@@ -210,6 +229,13 @@ class VideoRoutes:
         return JSONResponse(shapes.video_object(store.view(job), fresh=True))
 
     async def content(self, request: Request) -> Response:
+        cfg = self.state.config
+        job = self.state.store.get(request.path_params["video_id"])
+        # new-api's proxy (controller/video_proxy.go) answers for its own tasks, and for every
+        # id when the relay is new-api (its flavour of /v1/videos, or no OpenAI family at all).
+        as_proxy = self._newapi or "videos" not in cfg.families
+        if as_proxy or (job is not None and job.dialect == "newapi"):
+            return await proxy_content(self.state, request, job)
         job = self._job(request.path_params["video_id"])
         variant = request.query_params.get("variant", "video")
         ext = VARIANTS.get(variant)

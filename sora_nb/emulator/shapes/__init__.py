@@ -2,5 +2,6 @@
 (`jobs.JobView`), base URLs and knobs: no Starlette, no clock, no I/O.
 
 Each shape says where it comes from: a seed (the user's relay documents), a section of
-PROTOCOLS.md, or OpenAI's own API.
+PROTOCOLS.md, OpenAI's own API, or the file of a relay's public source it follows (`newapi`:
+QuantumNous/new-api; `sora2api`: TheSmallHanCat/sora2api).
 """
