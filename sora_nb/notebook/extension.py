@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config import AUTO
 from .magics import SoraCellError, SoraMagics
 
 _state: dict[int, SoraMagics] = {}
@@ -68,9 +69,10 @@ def load(shell: Any) -> SoraMagics:
             f"sora_nb: gateway {magics.base_url} ({magics.dialect} dialect; key from "
             f"${magics.api_key_env}: {'set' if key else 'not set'})"
         )
-        found = magics.session.probed(magics.settings())
-        if found is not None:
-            print(f"sora_nb: {found.line()}")
+        if magics.dialect == AUTO:  # the client asks the relay now, and says what it found
+            found = magics.session.probed(magics.settings())
+            if found is not None:
+                print(f"sora_nb: {found.line()}")
     return magics
 
 
