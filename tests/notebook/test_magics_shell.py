@@ -802,3 +802,12 @@ def test_probe_and_dialect_auto(sora):
     assert result.success, result.error_in_exec
     assert result.result.dialect == "openai"  # what auto found, by preference
     assert sora.emu.counters["create"] == 1
+
+
+def test_load_with_dialect_auto_says_what_the_relay_serves(env, emu, monkeypatch):
+    monkeypatch.setenv("SORA_DIALECT", "auto")
+    magics = load(env, monkeypatch, emu.base_url)
+    said = env.read()
+    assert "auto dialect" in said and "serves unified, openai" in said
+    assert "videos go through openai" in said and emu.counters["create"] == 0
+    assert magics.session.client().dialect == "openai"
