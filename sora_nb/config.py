@@ -52,11 +52,13 @@ def normalize_base_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def resolve_dialect(dialect: str | None, env: Mapping[str, str] | None = None) -> str:
-    """The name of a registered dialect: ``dialect``, else ``$SORA_DIALECT``, else the default;
+def resolve_dialect(
+    dialect: str | None, env: Mapping[str, str] | None = None, *, default: str = DEFAULT_DIALECT
+) -> str:
+    """The name of a registered dialect: ``dialect``, else ``$SORA_DIALECT``, else ``default``;
     or ``"auto"``: the client asks the relay which families it serves (``sora_nb.probing``)."""
     env = os.environ if env is None else env
-    value = dialect or env.get(ENV_DIALECT) or DEFAULT_DIALECT
+    value = dialect or env.get(ENV_DIALECT) or default
     if isinstance(value, str) and value.strip().lower() == AUTO:
         return AUTO
     return dialects.get(value).name

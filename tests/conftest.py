@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,6 +13,10 @@ from typing import Any
 import pytest
 
 KEY = "sk-test-canary-5b0f9e2c7d41"  # a configured key that must never appear in output
+
+# The tests never write into the user's own data folder (the journal, the probe cache): tests
+# that look at those files point SORA_NB_DATA_DIR at their own temporary folder.
+os.environ.setdefault("SORA_NB_DATA_DIR", tempfile.mkdtemp(prefix="sora-nb-tests-"))
 
 
 @pytest.fixture

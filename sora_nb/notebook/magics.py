@@ -28,7 +28,7 @@ from .. import dialects, probing
 from .._secret import Secret
 from ..capabilities import is_video_model
 from ..client import AsyncClient
-from ..config import ENV_BASE_URL, ENV_DIALECT
+from ..config import AUTO, ENV_BASE_URL, ENV_DIALECT
 from ..events import is_local
 from ..journal import Entry, Journal
 from ..models import Job
@@ -58,8 +58,13 @@ class SoraMagics(Magics, SoraSettings):
         env_url = os.environ.get(ENV_BASE_URL)
         if self.base_url is None and env_url:
             self.base_url = env_url
+        configured = "dialect" in self.config.get("SoraMagics", {})
         if os.environ.get(ENV_DIALECT):
             self.dialect = os.environ[ENV_DIALECT]
+        elif self.base_url and not configured:
+            # A gateway is set and no dialect was given: ask it which families it serves
+            # (GETs only, nothing created; cached per base URL).
+            self.dialect = AUTO
 
     # What notebooks reach through sora_nb.magics(): the session's state.
     @property

@@ -16,7 +16,7 @@ def test_auto_finds_what_the_emulator_serves_without_a_create(emu, tmp_path, mon
     before = dict(emu.counters)
     with sora_nb.Client(base_url=emu.base_url, api_key=KEY, dialect="auto") as client:
         found = client.probe_result
-        assert client.dialect == "openai"  # served, and preferred
+        assert client.dialect == "unified"  # served, and preferred
     assert {"unified", "openai", "chat"} <= set(found.served)
     assert emu.counters["create"] == before["create"] and emu.counters["chat"] == before["chat"]
     assert found.requests == len(found.served) + len(found.missing) + len(found.unsure)
@@ -24,7 +24,7 @@ def test_auto_finds_what_the_emulator_serves_without_a_create(emu, tmp_path, mon
     probing._MEMORY.clear()
     again = dict(emu.counters)
     with sora_nb.Client(base_url=emu.base_url, api_key=KEY, dialect="auto") as client:
-        assert client.dialect == "openai"
+        assert client.dialect == "unified"
     assert dict(emu.counters) == again
 
 

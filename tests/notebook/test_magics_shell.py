@@ -146,6 +146,9 @@ def sora(env, emu, monkeypatch):
     env.emu = emu
     env.magics = load(env, monkeypatch, emu.base_url)
     env.read()
+    # Loading asked the gateway which families it serves (GETs, nothing created); the tests
+    # count what the cells send.
+    emu.reset_counters()
     return env
 
 
@@ -189,11 +192,18 @@ def test_load_registers_the_magics_and_unload_removes_them(env, emu, monkeypatch
     for name in LINE_MAGICS:
         assert name in magics["line"], name
     out = env.read()
-    assert "emulator" not in out  # a gateway is configured: nothing is started, nothing said
+    assert "emulator" not in out  # a gateway is configured: nothing is started
+    # No dialect was given, so loading asked the gateway what it serves: GETs of status routes
+    # for an id no relay has, and of /models; nothing created.
+    assert "serves unified, openai" in out and "videos go through unified" in out
+    probes = [(r.method, r.path) for r in emu.requests]
+    assert probes and all(method == "GET" for method, _ in probes), probes
+    assert emu.counters["create"] == 0 and emu.counters["chat"] == 0
+    sent = total(emu)
     assert env.ip.run_cell("%unload_ext sora_nb").success
     assert not registered(env.ip)
     assert not env.ip.run_cell("%%sora_video\na boat").success
-    assert total(emu) == 0
+    assert total(emu) == sent
 
 
 def test_load_without_gateway_starts_the_builtin_emulator(env):
@@ -800,7 +810,7 @@ def test_probe_and_dialect_auto(sora):
     assert cell(sora, "%sora_config dialect=auto").success
     result = cell(sora, "%%sora_video\nthe relay decides")
     assert result.success, result.error_in_exec
-    assert result.result.dialect == "openai"  # what auto found, by preference
+    assert result.result.dialect == "unified"  # what auto found, by preference
     assert sora.emu.counters["create"] == 1
 
 
@@ -809,5 +819,5 @@ def test_load_with_dialect_auto_says_what_the_relay_serves(env, emu, monkeypatch
     magics = load(env, monkeypatch, emu.base_url)
     said = env.read()
     assert "auto dialect" in said and "serves unified, openai" in said
-    assert "videos go through openai" in said and emu.counters["create"] == 0
-    assert magics.session.client().dialect == "openai"
+    assert "videos go through unified" in said and emu.counters["create"] == 0
+    assert magics.session.client().dialect == "unified"

@@ -28,6 +28,7 @@ def panel(emu, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "sora_nb")
+    emu.reset_counters()  # loading asked what the gateway serves (GETs); count the clicks
     ip.run_line_magic("config", "SoraMagics.poll_interval = 0.05")
     try:
         result = ip.run_cell("%sora_panel")

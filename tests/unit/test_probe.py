@@ -82,7 +82,8 @@ def test_every_probe_is_a_get_and_can_create_nothing():
 
 
 def test_the_family_picked_when_several_are_served():
-    assert ProbeResult("x", ("unified", "openai", "chat")).best() == "openai"
+    assert ProbeResult("x", ("unified", "openai", "chat")).best() == "unified"
+    assert ProbeResult("x", ("openai", "newapi", "chat")).best() == "openai"
     assert ProbeResult("x", ("newapi", "chat")).best() == "newapi"
     assert ProbeResult("x", ("chat",)).best() == "chat"
     assert ProbeResult("x", ()).best() is None
