@@ -425,9 +425,11 @@ def explain(result: dict[str, Any]) -> list[str]:
         }
         out.append(
             f"{name} without a prior misses on {', '.join(lost)}, on "
-            f"{' and '.join(sorted(on))}. These jobs report nothing that times their end for "
-            "most of their life: nothing at all (silent), 0 % while queued, a plateau, low "
-            "progress that stands still, progress that moves in jumps. Without knowing when "
+            f"{' and '.join(sorted(on))}. These jobs"
+            + (" (in the blend, its share of them)" if "blend" in lost else "")
+            + " report nothing that times their end for most of their life: nothing at all "
+            "(silent), 0 % while queued, a plateau, low progress that stands still, progress "
+            "that moves in jumps. Without knowing when "
             "such jobs usually end, ends fall evenly over the waits between polls, so the "
             "notice delay is spread evenly over each wait: about half the wait at the median "
             "and nine tenths of it at the 90th percentile, as for fixed polling. Lower delays "
