@@ -19,7 +19,15 @@ from typing import Any
 
 from .common import ROOT, load_average, machine
 
-BENCHMARKS = ("startup", "batch", "polling", "streaming", "download", "notebook_size")
+BENCHMARKS = (
+    "startup",
+    "batch",
+    "polling",
+    "poll_traces",
+    "streaming",
+    "download",
+    "notebook_size",
+)
 RESULTS = ROOT / "bench" / "results"
 DOCS = ROOT / "docs" / "benchmarks.md"
 

@@ -61,25 +61,32 @@ def test_queued_phase_then_linear(queued, duration):
     assert 0 <= late <= schedule.margin + schedule.min_interval, (late, polls)
 
 
-def test_blind_backoff_grows_by_growth_up_to_max():
-    schedule = PollSchedule(min_interval=1.0, max_interval=10.0, growth=2.0)
-    delays = []
-    now = 0.0
-    for _ in range(8):
+def blind_delays(schedule, n):
+    delays, now = [], 0.0
+    for _ in range(n):
         schedule.observe(now, None)
-        delay = schedule.next_delay(now)
-        delays.append(delay)
-        now += delay
-    assert delays == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0, 10.0]
+        delays.append(schedule.next_delay(now))
+        now += delays[-1]
+    return delays
+
+
+def test_blind_backoff_grows_by_growth_up_to_stall_interval():
+    # A job that reports nothing may end at any moment: the back-off stops at stall_interval,
+    # not at max_interval (which is for refining a trend whose end is far).
+    schedule = PollSchedule(min_interval=1.0, max_interval=30.0, growth=2.0, stall_interval=10.0)
+    assert blind_delays(schedule, 8) == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0, 10.0, 10.0]
+    # A max_interval below stall_interval still bounds every wait.
+    schedule = PollSchedule(min_interval=1.0, max_interval=5.0, growth=2.0, stall_interval=10.0)
+    assert blind_delays(schedule, 5) == [1.0, 2.0, 4.0, 5.0, 5.0]
 
 
 def test_blind_backoff_default_growth():
     schedule = PollSchedule()
     delays = [schedule.next_delay(float(i)) for i in range(4)]
-    assert delays == pytest.approx([1.0, 1.5, 2.25, 3.375])
+    assert delays == pytest.approx([1.0, 2.0, 4.0, 8.0])
     for _ in range(50):
         delay = schedule.next_delay(0.0)
-    assert delay == schedule.max_interval
+    assert delay == schedule.stall_interval < schedule.max_interval
 
 
 def test_zero_progress_is_blind_too():
@@ -154,12 +161,17 @@ def test_eta_far_polls_every_max_interval_near_polls_after_end():
     assert schedule.next_delay(81.0) == pytest.approx(18.5)
 
 
-def test_late_job_polled_every_min_interval_once_past_prediction():
+def test_late_job_once_past_prediction_polled_often_but_not_hammered():
     schedule = PollSchedule(min_interval=1.0)
     schedule.observe(0.0, 50.0)
-    schedule.observe(10.0, 99.0)
-    # Predicted end long past: poll often, not every max_interval.
-    assert schedule.next_delay(40.0) == 1.0
+    schedule.observe(10.0, 99.0)  # 4.9 %/s: 100 % predicted at 10.2 s
+    # Just past the predicted end: the end is near, look again soon.
+    assert schedule.next_delay(10.5) == 1.0
+    # Long past it: no longer every second, but never every max_interval either.
+    late = PollSchedule(min_interval=1.0)
+    late.observe(0.0, 50.0)
+    late.observe(10.0, 99.0)
+    assert late.next_delay(40.0) == late.stall_interval < late.max_interval
 
 
 def test_progress_going_back_resets_trend():
