@@ -221,6 +221,23 @@ class Journal:
         with self._connect() as db:
             return [_entry(r) for r in db.execute(sql, (*args, int(limit))).fetchall()]
 
+    def typical_seconds(self, base_url: str, model: str | None, *, last: int = 20) -> float | None:
+        """How long jobs of ``model`` on ``base_url`` took, create to completion (the median of
+        the last ``last`` that completed); None before one has. The poll schedule's prior for a
+        job that reports nothing (``polling.PollSchedule(expected_seconds=…)``)."""
+        if not model:
+            return None
+        with self._connect() as db:
+            # updated_at of a completed row is when it completed, or when its file was saved
+            # (seconds later): close enough for a prior.
+            rows = db.execute(
+                "SELECT updated_at - created_at FROM jobs WHERE base_url = ? AND model = ? "
+                "AND status = 'completed' ORDER BY updated_at DESC LIMIT ?",
+                (base_url, model, int(last)),
+            ).fetchall()
+        spans = sorted(float(r[0]) for r in rows if r[0] is not None and r[0] > 0)
+        return spans[len(spans) // 2] if spans else None
+
     def count(self) -> int:
         with self._connect() as db:
             return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -235,7 +236,25 @@ class ClientCore:
     ) -> flows.Flow:
         if prepared is None and resume is None:
             raise E.ValidationError("run_video() needs a prepared request or a job to resume")
-        return runs.video(prepared, self.ctx, out_dir=out_dir, resume=resume, timeout=timeout)
+        model = prepared.request.model if prepared is not None else resume.model  # type: ignore[union-attr]
+        return runs.video(
+            prepared,
+            self.ctx,
+            out_dir=out_dir,
+            resume=resume,
+            timeout=timeout,
+            expected_seconds=self._history(model),
+        )
+
+    def _history(self, model: str | None) -> float | None:
+        """How long this model's jobs took on this gateway: the journal's memory, the poll
+        schedule's prior for jobs that report little (none without a journal)."""
+        if self.journal is None:
+            return None
+        try:
+            return self.journal.typical_seconds(self.base_url, model)
+        except sqlite3.Error:  # a locked or unreadable journal: poll without a prior
+            return None
 
     def _download_flow(
         self, job: Job, dest: str | os.PathLike[str], variant: str, filename: str | None

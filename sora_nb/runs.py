@@ -79,9 +79,15 @@ class Context:
             raise refused
         return body
 
-    def schedule(self, min_interval: float | None = None) -> PollSchedule:
+    def schedule(
+        self, min_interval: float | None = None, expected_seconds: float | None = None
+    ) -> PollSchedule:
         low = self.min_interval if min_interval is None else min_interval
-        return PollSchedule(min_interval=low, max_interval=max(low, self.max_interval))
+        return PollSchedule(
+            min_interval=low,
+            max_interval=max(low, self.max_interval),
+            expected_seconds=expected_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -218,11 +224,13 @@ def wait(
     timeout: float | None,
     poll_interval: float | None = None,
     fresh: bool = True,
+    expected_seconds: float | None = None,
 ) -> Flow:
     """Poll ``job`` until it ends (``flows.wait``); Progressed events report each change.
 
     ``fresh``: ``job`` is what the gateway just said (a create's answer), so the first poll waits;
-    otherwise (a bare id, a journal row) the first poll goes at once.
+    otherwise (a bare id, a journal row) the first poll goes at once. ``expected_seconds``: how
+    long such jobs took before (the journal's history), the schedule's prior.
     """
     if not job.id:
         raise E.ValidationError("no job id to wait for")
@@ -232,7 +240,7 @@ def wait(
             job.id,
             dialect=family,
             policy=ctx.policy,
-            schedule=ctx.schedule(poll_interval),
+            schedule=ctx.schedule(poll_interval, expected_seconds),
             clock=ctx.clock,
             timeout=timeout,
             parse=job_parser(ctx, family, prompt=job.prompt, model=job.model, seconds=job.seconds),
@@ -248,6 +256,7 @@ def video(
     out_dir: Path | None,
     resume: Job | None = None,
     timeout: float | None = 900.0,
+    expected_seconds: float | None = None,
 ) -> Flow:
     """The whole of one video: create (or stream), wait, download into ``out_dir`` (None: keep
     the link only). ``resume``: a job already submitted (from the journal) to finish instead,
@@ -270,9 +279,11 @@ def video(
         if resume is not None and dialects.get(resume.dialect).abilities.poll:
             # Ask the gateway, whatever the journal says: a row marked failed after a passing
             # 404 may have completed since, and a completed one gets a fresh (signed) link.
-            job = yield from wait(resume, ctx, timeout=timeout, fresh=False)
+            job = yield from wait(
+                resume, ctx, timeout=timeout, fresh=False, expected_seconds=expected_seconds
+            )
         elif not job.done:
-            job = yield from wait(job, ctx, timeout=timeout)
+            job = yield from wait(job, ctx, timeout=timeout, expected_seconds=expected_seconds)
         elif job.status != "completed":
             raise E.GenerationFailed(
                 f"video job {job.id} {job.status}: {job.error or 'no reason given'}",

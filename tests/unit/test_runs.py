@@ -427,3 +427,42 @@ def test_the_interrupt_line_says_what_may_have_been_billed():
     streamed = Job(id="task_x", status="in_progress", dialect="chat")
     said = interrupted_line([streamed])
     assert "cannot be resumed" in said and "--resume" not in said
+
+
+def test_the_journal_remembers_how_long_a_models_jobs_take(tmp_path):
+    # The poll schedule's prior (PollSchedule(expected_seconds=…)) for jobs that report little.
+    import sqlite3
+
+    from sora_nb.models import Job
+
+    journal = Journal(tmp_path / "jobs.sqlite3")
+    assert journal.typical_seconds("http://gw/v1", "sora-2") is None
+    for n, seconds in enumerate((100.0, 140.0, 120.0, 900.0)):
+        job = Job(id=f"t{n}", status="completed", dialect="unified", model="sora-2")
+        journal.record("http://gw/v1", job)
+        with sqlite3.connect(journal.path) as db:
+            db.execute(
+                "UPDATE jobs SET created_at = updated_at - ? WHERE id = ?", (seconds, f"t{n}")
+            )
+    journal.record("http://gw/v1", Job(id="q", status="queued", dialect="unified", model="sora-2"))
+    journal.record(
+        "http://other/v1", Job(id="o", status="completed", dialect="unified", model="sora-2")
+    )
+    assert journal.typical_seconds("http://gw/v1", "sora-2") == 140.0  # the median
+    assert journal.typical_seconds("http://gw/v1", "veo-3") is None
+
+
+def test_a_client_with_a_journal_polls_with_its_history(tmp_path):
+    from sora_nb.client import Client
+
+    journal = Journal(tmp_path / "jobs.sqlite3")
+    with Client(base_url="http://127.0.0.1:9/v1", journal=journal) as client:
+        assert client._history("sora-2") is None
+        from sora_nb.models import Job
+
+        journal.record(
+            client.base_url, Job(id="t", status="completed", dialect="unified", model="sora-2")
+        )
+        assert client._history("sora-2") is not None
+    with Client(base_url="http://127.0.0.1:9/v1") as plain:
+        assert plain._history("sora-2") is None  # no journal: no memory
