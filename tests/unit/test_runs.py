@@ -463,6 +463,10 @@ def test_a_client_with_a_journal_polls_with_its_history(tmp_path):
         journal.record(
             client.base_url, Job(id="t", status="completed", dialect="unified", model="sora-2")
         )
-        assert client._history("sora-2") is not None
+        import sqlite3
+
+        with sqlite3.connect(journal.path) as db:
+            db.execute("UPDATE jobs SET created_at = updated_at - 95")
+        assert client._history("sora-2") == 95.0
     with Client(base_url="http://127.0.0.1:9/v1") as plain:
         assert plain._history("sora-2") is None  # no journal: no memory
