@@ -57,6 +57,9 @@ def classify(status: int, text: str, *, streams: bool = False) -> str:
         if isinstance(body, dict) and body.get("detail") == "Not Found":
             return "missing"  # FastAPI's and Starlette's own 404 for a route they lack
         return "served"  # the route is there; the task is not
-    if status in (200, 400, 405, 409, 422):
+    if status == 200:
+        # A status route answers JSON; a page or a file answered to anything is no evidence.
+        return "served" if isinstance(body, dict) else "unsure"
+    if status in (400, 405, 409, 422):
         return "served"
     return "unsure"  # 401/403 (the key), 429, 5xx: nothing learnt about the route

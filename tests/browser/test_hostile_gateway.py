@@ -64,6 +64,14 @@ def hostile(tmp_path_factory):
             url = urlsplit(self.path)
             if url.path == "/v1/video/query":
                 job_id = parse_qs(url.query)["id"][0]
+                if job_id not in jobs:  # what any relay answers for an id it never made
+                    data = b'{"error": {"message": "task not found"}}'
+                    self.send_response(404)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 _, link = SCENARIOS[jobs[job_id]]
                 self._json(
                     {

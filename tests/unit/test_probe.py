@@ -52,6 +52,9 @@ from sora_nb.probing import ProbeResult
         (404, "", "missing"),
         # The route is there, the method or the id is judged.
         (405, {"error": {"message": "Method Not Allowed"}}, "served"),
+        # A server that answers anything with a page or a file says nothing about the route.
+        (200, "<html><body>dashboard</body></html>", "unsure"),
+        (200, {"id": "sora-nb-probe", "status": "queued"}, "served"),
         # The key, a limit or the relay's own trouble say nothing about the route.
         (401, {"error": {"message": "无效的令牌"}}, "unsure"),
         (429, "", "unsure"),
