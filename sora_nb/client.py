@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -198,15 +199,11 @@ class _Transport(ClientCore):
         return kind.startswith("text/") or kind.endswith("json") or kind.endswith("xml")
 
     @staticmethod
-    def _check_length(response: httpx.Response, written: int) -> None:
+    def _check_length(response: httpx.Response, received: int) -> None:
+        """``received`` raw bytes (before any decoding) against the Content-Length."""
         expected = response.headers.get("content-length")
-        if (
-            expected is not None
-            and expected.isdigit()
-            and int(expected) != written
-            and "content-encoding" not in response.headers
-        ):
-            raise E.TransportError(f"the download stopped at {written} of {expected} bytes")
+        if expected is not None and expected.isdigit() and int(expected) != received:
+            raise E.TransportError(f"the download stopped at {received} of {expected} bytes")
 
     @staticmethod
     def _is_sse(response: httpx.Response) -> bool:
@@ -243,7 +240,17 @@ class _Download:
         self.tmp = temp_name(target)
         self.head = b""
         self.written = 0
+        self.received = 0  # raw bytes, as Content-Length counts them
         self._fh: Any = None
+        # The file is read raw and decoded here, so a compressed stream cut short (complete
+        # as HTTP, incomplete as gzip) is an error instead of a silently truncated video.
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        self._zlib: Any = None
+        if encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj()
+        self._unsupported = encoding not in ("", "identity", "gzip", "x-gzip", "deflate")
 
     def refused(self) -> bool:
         """A video was expected and the answer says it is text, JSON or markup."""
@@ -270,6 +277,11 @@ class _Download:
         return self.transport._not_a_video(self.response, head[:4096])
 
     def __enter__(self) -> _Download:
+        if self._unsupported:
+            encoding = self.response.headers.get("content-encoding")
+            raise E.ProtocolError(
+                f"the file came {encoding}-encoded, which sora_nb does not decode for downloads"
+            )
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.tmp, "wb")
         return self
@@ -277,7 +289,19 @@ class _Download:
     def __exit__(self, *exc: object) -> None:
         self._fh.close()
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, raw: bytes) -> None:
+        self.received += len(raw)
+        if self._zlib is None:
+            self._keep(raw)
+            return
+        try:
+            self._keep(self._zlib.decompress(raw))
+        except zlib.error as exc:
+            raise E.TransportError(f"the download's compressed stream is broken: {exc}") from None
+
+    def _keep(self, chunk: bytes) -> None:
+        if not chunk:
+            return
         if self.expect and len(self.head) < 16:
             self.head += chunk[:16]
             if len(self.head) >= 16 and media_kind(self.head) is None:
@@ -286,9 +310,15 @@ class _Download:
         self.written += len(chunk)
 
     def settled(self) -> Path:
+        if self._zlib is not None:
+            self._keep(self._zlib.flush())
+            if not self._zlib.eof:
+                raise E.TransportError(
+                    "the download's compressed stream ended early: the file is incomplete"
+                )
         if self.expect and media_kind(self.head) is None:
             raise self.not_a_video(self.head)
-        self.transport._check_length(self.response, self.written)
+        self.transport._check_length(self.response, self.received)
         return settle(self.tmp, self.target)
 
     def discard(self) -> None:
@@ -385,7 +415,7 @@ class Client(_Transport):
                 stream.response.close()
                 return self._fetch(found, target, expect, hops + 1)
             with file:
-                for chunk in stream.response.iter_bytes():
+                for chunk in stream.response.iter_raw():
                     file.write(chunk)
             return file.settled()
         except httpx.HTTPError as exc:
@@ -682,7 +712,7 @@ class AsyncClient(_Transport):
                 await stream.response.aclose()
                 return await self._fetch(found, target, expect, hops + 1)
             with file:
-                async for chunk in stream.response.aiter_bytes():
+                async for chunk in stream.response.aiter_raw():
                     file.write(chunk)
             return file.settled()
         except httpx.HTTPError as exc:

@@ -263,3 +263,40 @@ def test_a_content_route_answering_json_with_a_link_is_followed_without_the_key(
         assert path.read_bytes() == mp4
         assert gateway.served[0].headers.get("authorization") == f"Bearer {KEY}"
         assert "authorization" not in cdn.served[0].headers
+
+
+def test_a_gzip_video_cut_short_is_an_error_not_a_truncated_file(run_client, tmp_path):
+    # Complete as HTTP (Content-Length matches what was sent), incomplete as gzip: the decoded
+    # file would be silently short. It used to be saved as the video.
+    import gzip
+
+    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + bytes(range(256)) * 64
+    whole = gzip.compress(mp4)
+    cut = whole[: len(whole) // 2]
+    with hostile_relay() as relay:
+        for name, body in (("cut", cut), ("whole", whole)):
+            relay.answer(
+                "GET",
+                f"/cdn/{name}.mp4",
+                Answer(
+                    once(body),
+                    headers={
+                        "content-type": "video/mp4",
+                        "content-encoding": "gzip",
+                        "content-length": str(len(body)),
+                    },
+                ),
+            )
+
+        def job(name):
+            link = f"{relay.origin}/cdn/{name}.mp4"
+            return Job(id=name, status="completed", dialect="unified", video_url=link)
+
+        async def scenario(client):
+            with pytest.raises(sora_nb.TransportError, match="ended early"):
+                await maybe(client.download(job("cut"), tmp_path))
+            return await maybe(client.download(job("whole"), tmp_path))
+
+        path = run_client(relay, scenario, retries=0)
+    assert path.read_bytes() == mp4  # a whole gzip stream is decoded as before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["whole.mp4"]
