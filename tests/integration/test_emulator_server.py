@@ -159,3 +159,19 @@ def test_one_gib_padding_streams_with_flat_memory() -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=10)
+
+
+def test_command_line_says_when_it_listens_beyond_loopback() -> None:
+    proc, _base_url = _start_cli("--host", "0.0.0.0", "--job-seconds", "0.05")
+    try:
+        assert proc.stderr is not None
+        said = proc.stderr.readline() + proc.stderr.readline()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+    assert "listening on 0.0.0.0, reachable from other machines" in said
+    assert "no key required" in said
+    quiet, _ = _start_cli("--job-seconds", "0.05")
+    quiet.send_signal(signal.SIGINT)
+    _, err = quiet.communicate(timeout=10)
+    assert "reachable from other machines" not in err
