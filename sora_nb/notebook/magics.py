@@ -37,7 +37,7 @@ from . import render, runner
 from .options import json_or_names, parse, tool_choice
 from .results import ConfigView, JobsTable, VideoGrid
 from .session import Session
-from .settings import Settings, SoraSettings
+from .settings import SHOWS, Settings, SoraSettings
 from .sinks import LiveMarkdown, StatusView
 
 
@@ -133,6 +133,11 @@ class SoraMagics(Magics, SoraSettings):
     @argument("--embed", action="store_true", help="Embed the video in the notebook.")
     @argument("--link", action="store_true", help="Show the gateway's link; download nothing.")
     @argument(
+        "--show",
+        choices=SHOWS,
+        help="How the video appears: auto, file, widget, embed or link (default: SoraMagics.show).",
+    )
+    @argument(
         "-b",
         "--background",
         action="store_true",
@@ -192,8 +197,8 @@ class SoraMagics(Magics, SoraSettings):
             raise UsageError(f"-n takes 1 to 8 variants, not {args.n}")
         if args.timeout is not None and not args.timeout > 0:
             raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}")
-        if args.embed and args.link:
-            raise UsageError("--embed and --link cannot be used together")
+        if sum((args.embed, args.link, args.show is not None)) > 1:
+            raise UsageError("use one of --embed, --link and --show")
         if args.name is not None and not args.name.isidentifier():
             raise UsageError(f"--name {args.name!r} is not a valid variable name")
         try:
@@ -223,7 +228,7 @@ class SoraMagics(Magics, SoraSettings):
             raise UsageError(str(exc)) from None
 
     def _show_option(self, args: Any, settings: Settings) -> str:
-        return "embed" if args.embed else "link" if args.link else settings.show
+        return "embed" if args.embed else "link" if args.link else args.show or settings.show
 
     # -- running, interrupts, errors -------------------------------------------------------------
 
@@ -513,6 +518,7 @@ class SoraMagics(Magics, SoraSettings):
 
     @magic_arguments()
     @argument("--resume", metavar="ID", help="Finish this job (after an interrupt or restart).")
+    @argument("--open", metavar="ID", help="Show this finished job's saved video again.")
     @argument("--refresh", action="store_true", help="Ask the gateway for unfinished jobs' state.")
     @argument("--limit", type=int, default=20, help="How many rows.")
     @argument("--timeout", type=float, help="Longest wait when resuming, seconds.")
@@ -526,6 +532,8 @@ class SoraMagics(Magics, SoraSettings):
         journal = self.journal()
         if args.resume:
             return self._resume(args.resume, args.timeout, args.name)
+        if args.open:
+            return self._open(args.open, args.name)
         if args.refresh:
             self._run(self.session.refresh(self.settings()), [])
         entries = journal.entries(limit=args.limit)
@@ -562,6 +570,19 @@ class SoraMagics(Magics, SoraSettings):
         if result is not None:
             run.sink.close()
             self._keep(result, name)
+        return result
+
+    def _open(self, job_id: str, name: str | None) -> Any:
+        entry = self.journal().get(job_id)
+        if entry is None:
+            raise UsageError(f"no job {job_id!r} in the journal (see %sora_jobs)")
+        if not entry.path or not Path(entry.path).is_file():
+            where = f"its file {entry.path} is gone" if entry.path else "no file was saved"
+            raise UsageError(
+                f"job {entry.id}: {where}; %sora_jobs --resume {entry.id} fetches it again"
+            )
+        result = self.session.reopen(entry, self.settings())
+        self._keep(result, name)
         return result
 
     def _same_gateway(self, entry: Entry, settings: Settings) -> None:

@@ -340,7 +340,7 @@ class Panel:
         if entry is None:
             return
         if entry.path and Path(entry.path).exists():
-            job = VideoJob.of(entry.job(), path=Path(entry.path), base_dir=Path.cwd())
+            job = self.session.reopen(entry, self.session.settings())
             self.history_out.outputs = (render.output(job.bundle()),)
         else:
             self.resume_selected()

@@ -194,12 +194,26 @@ def video_bundle(
         "text/plain": plain,
         "text/html": (
             f'<figure class="sora-nb-video" style="margin:0">'
-            f'<video src="{html.escape(source, quote=True)}" controls loop muted playsinline '
+            f'<video src="{html.escape(source, quote=True)}" controls playsinline '
             f'preload="metadata" style="max-width:{int(width)}px;width:100%"></video>'
             f'<figcaption style="font-size:85%;opacity:.8">{html.escape(cap)}</figcaption>'
             f"</figure>"
         ),
     }
+
+
+def fallback_html(job: Job, name: str) -> str:
+    """What viewers without widgets (nbconvert's HTML, GitHub) show for a video that played in a
+    widget: its caption, the file's name, and the gateway's link (signed links expire)."""
+    cap = html.escape(caption(job))
+    parts = [f"<strong>{cap}</strong>", f"played in a live widget; the file: {html.escape(name)}"]
+    url = safe_url(job.video_url)
+    if url:
+        parts.append(
+            f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener">the '
+            "gateway's link</a> (it may have expired)"
+        )
+    return f'<p class="sora-nb-video-fallback">{" · ".join(parts)}</p>'
 
 
 def grid_bundle(items: Sequence[Bundle], *, columns: int = 2) -> Bundle:

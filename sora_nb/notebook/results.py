@@ -13,37 +13,56 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from ..journal import Entry
 from ..models import ChatEvent, ImageResult, Job
-from . import render
+from . import frontend, players, render
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class VideoJob(Job):
-    """A finished Job and how it is shown: a local file (default), embedded, or a link."""
+    """A finished Job and how it is shown (``show``: see :mod:`sora_nb.notebook.frontend`)."""
 
     path: Path | None = None
-    show: str = "file"  # file | embed | link
+    show: str = "auto"  # auto | file | widget | embed | link
     base_dir: Path | None = field(default=None, repr=False, compare=False)
+    embed_limit: int = field(default=frontend.EMBED_LIMIT, repr=False, compare=False)
 
     @classmethod
     def of(cls, job: Job, **kw: Any) -> VideoJob:
         return cls(**{**{f: getattr(job, f) for f in job.__dataclass_fields__}, **kw})
 
-    def bundle(self) -> dict[str, str]:
-        if self.show == "embed" and self.path is not None:
-            data = base64.b64encode(Path(self.path).read_bytes()).decode("ascii")
-            return render.video_bundle(self, src=None, embedded=data, path=self.path.name)
-        if self.show == "link" or self.path is None:
+    def mode(self) -> str:
+        """How this video shows here: ``file``, ``widget``, ``embed`` or ``link``."""
+        path = self.path if self.path is not None and Path(self.path).is_file() else None
+        return frontend.choose(
+            self.show,
+            frontend.current(),
+            path,
+            path.stat().st_size if path is not None else None,
+            widgets_available=players.available(),
+            embed_limit=self.embed_limit,
+        )
+
+    def bundle(self, mode: str | None = None) -> dict[str, Any]:
+        mode = mode or self.mode()
+        if mode == "link" or self.path is None:
             url = render.safe_url(self.video_url)
             return render.video_bundle(self, src=url, path=None)
-        src = render.media_src(self.path, self.base_dir)
+        path = Path(self.path)
+        if mode == "widget":
+            return players.video_bundle(self, path)
+        if mode == "embed":
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            return render.video_bundle(self, src=None, embedded=data, path=path.name)
+        src = frontend.relative_src(path, frontend.current(), self.base_dir)
+        src = quote(src) if src is not None else render.media_src(path, self.base_dir)
         return render.video_bundle(self, src=src, path=src)
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return self.bundle()
 
 
@@ -69,8 +88,16 @@ class Items(Sequence[T]):
 class VideoGrid(Items[VideoJob]):
     """Several variants of one prompt, shown side by side: a sequence of VideoJob."""
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return render.grid_bundle([v.bundle() for v in self], columns=min(len(self), 3) or 1)
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        columns = min(len(self), 3) or 1
+        modes = [v.mode() for v in self]
+        if "widget" in modes:  # one grid of players: an HTML grid cannot hold widget views
+            return players.grid_bundle(
+                [(v, Path(v.path)) for v in self if v.path is not None], columns=columns
+            )
+        return render.grid_bundle(
+            [v.bundle(m) for v, m in zip(self, modes, strict=True)], columns=columns
+        )
 
 
 @dataclass(frozen=True)

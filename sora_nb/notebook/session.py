@@ -180,9 +180,25 @@ class Session:
             outcome = await client.run_video(
                 prepared, out_dir=out_dir, resume=resume, timeout=timeout, on_event=run
             )
-        video = VideoJob.of(outcome.job, path=outcome.path, show=show, base_dir=Path.cwd())
+        video = VideoJob.of(
+            outcome.job,
+            path=outcome.path,
+            show=show,
+            base_dir=Path.cwd(),
+            embed_limit=settings.embed_limit,
+        )
         self.jobs.append(video)
         return video
+
+    def reopen(self, entry: Entry, settings: Settings) -> VideoJob:
+        """A journaled job's saved video, shown as ``settings`` say; no request is sent."""
+        return VideoJob.of(
+            entry.job(),
+            path=Path(entry.path) if entry.path else None,
+            show=settings.show,
+            base_dir=Path.cwd(),
+            embed_limit=settings.embed_limit,
+        )
 
     async def chat(
         self,
@@ -222,7 +238,13 @@ class Session:
                 live.flush()
                 return ChatReply(text=live.text, event=last[0] if last else None)
             live.flush()
-        result = VideoJob.of(outcome.job, path=outcome.path, show=show, base_dir=Path.cwd())
+        result = VideoJob.of(
+            outcome.job,
+            path=outcome.path,
+            show=show,
+            base_dir=Path.cwd(),
+            embed_limit=settings.embed_limit,
+        )
         self.jobs.append(result)
         return ChatReply(text=live.text, event=last[0] if last else None, video=result)
 

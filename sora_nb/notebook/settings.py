@@ -17,10 +17,11 @@ from traitlets import Bool, Float, HasTraits, Int, TraitError, Unicode, validate
 from .. import _exceptions as E
 from .._secret import Secret
 from ..config import ENV_API_KEY, normalize_base_url, resolve_dialect
+from .frontend import EMBED_LIMIT, MODES
 
 __all__ = ["SHOWS", "Settings", "SoraSettings"]
 
-SHOWS = ("file", "embed", "link")
+SHOWS = MODES
 _MODES = ("auto", "widget", "html", "text")
 
 
@@ -43,6 +44,7 @@ class Settings:
     max_poll_interval: float
     out_dir: str
     show: str
+    embed_limit: int
     progress: str
     update_rate: float
     verify_tls: bool
@@ -96,9 +98,16 @@ class SoraSettings(HasTraits):
         "videos", config=True, help="Folder (relative to the notebook) where videos are saved."
     )
     show = Unicode(
-        "file",
+        "auto",
         config=True,
-        help="How videos appear: file (saved beside the notebook), embed, link.",
+        help="How videos appear: auto (by front end and folder, see docs/front-ends.md), "
+        "file (a relative <video> the server serves), widget (the bytes over the widget comm), "
+        "embed (base64 in the notebook), link (the gateway's link; nothing downloaded).",
+    )
+    embed_limit_mb = Float(
+        EMBED_LIMIT / 2**20,
+        config=True,
+        help="Largest video show=auto inlines as base64 (MiB); larger ones play in a widget.",
     )
     progress = Unicode("auto", config=True, help="Live status: auto, widget, html or text.")
     update_rate = Float(4.0, config=True, help="Most status updates per second.")
@@ -138,7 +147,12 @@ class SoraSettings(HasTraits):
         return proposal["value"]
 
     @validate(
-        "poll_interval", "max_poll_interval", "timeout", "update_rate", "emulator_job_seconds"
+        "poll_interval",
+        "max_poll_interval",
+        "timeout",
+        "update_rate",
+        "emulator_job_seconds",
+        "embed_limit_mb",
     )
     def _check_positive(self, proposal: Any) -> float:
         if not proposal["value"] > 0:
@@ -169,6 +183,7 @@ class SoraSettings(HasTraits):
             max_poll_interval=self.max_poll_interval,
             out_dir=self.out_dir,
             show=self.show,
+            embed_limit=int(self.embed_limit_mb * 2**20),
             progress=self.progress,
             update_rate=self.update_rate,
             verify_tls=self.verify_tls,
