@@ -62,6 +62,8 @@ CHROMIUM_FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Videos have sound: play them unmuted without a click, as a user's click would.
+    "--autoplay-policy=no-user-gesture-required",
 )
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -621,7 +623,11 @@ _VIDEO_JS = """async (v, opts) => {
   const t0 = performance.now();
   while (v.readyState < 2 && !v.error && performance.now() - t0 < opts.loadMs) await sleep(50);
   const readyStateBeforePlay = v.readyState;
-  v.muted = true;
+  // As the page showed it: a muted player would hide the sound.
+  const mutedAsShown = v.muted || v.hasAttribute('muted');
+  const autoplay = v.autoplay;
+  v.muted = false;
+  v.volume = 1;
   let playError = null;
   try { await v.play(); } catch (e) { playError = String(e); }
   const framesBefore = frames();
@@ -643,6 +649,9 @@ _VIDEO_JS = """async (v, opts) => {
     framesAfter: frames(),
     timeBefore,
     timeAfter: v.currentTime,
+    mutedAsShown,
+    autoplay,
+    audioBytes: v.webkitAudioDecodedByteCount,
   };
   v.pause();
   return result;
@@ -656,12 +665,42 @@ def wait_for_video(
     timeout: float = 30_000,
     load_ms: float = 10_000,
     play_ms: float = 1_000,
+    nth: int = 0,
 ) -> dict[str, Any]:
-    """The ``<video>`` in cell ``index``'s output: waits for it, lets it load, plays it muted
-    for ``play_ms`` and returns its properties as the page sees them (``readyState``,
-    ``duration``, ``videoWidth``, ``videoHeight``, ``framesBefore``/``framesAfter`` from
-    ``getVideoPlaybackQuality().totalVideoFrames``, ``error``, ``playError``, ``src``, …)."""
-    video = cell(page, index).locator(".jp-OutputArea video").first
+    """The ``nth`` ``<video>`` in cell ``index``'s output: see :func:`play_video`."""
+    video = cell(page, index).locator(".jp-OutputArea video").nth(nth)
+    return play_video(video, timeout=timeout, load_ms=load_ms, play_ms=play_ms)
+
+
+def play_video(
+    video: Any, *, timeout: float = 30_000, load_ms: float = 10_000, play_ms: float = 1_000
+) -> dict[str, Any]:
+    """Wait for the ``<video>`` ``video`` (a locator), let it load, note whether it is shown
+    muted, play it unmuted for ``play_ms`` and return its properties as the page sees them
+    (``readyState``, ``duration``, ``videoWidth``, ``videoHeight``, ``framesBefore`` /
+    ``framesAfter`` from ``getVideoPlaybackQuality().totalVideoFrames``, ``mutedAsShown``,
+    ``autoplay``, ``audioBytes`` (``webkitAudioDecodedByteCount``), ``error``, ``playError``,
+    ``src``, ``currentSrc``, …)."""
     video.wait_for(state="attached", timeout=timeout)
     video.scroll_into_view_if_needed(timeout=timeout)
     return video.evaluate(_VIDEO_JS, {"loadMs": load_ms, "playMs": play_ms})
+
+
+def check_plays_with_sound(
+    video: Mapping[str, Any], *, duration: float, portrait: bool, source: str | None = None
+) -> None:
+    """What a user must get from a finished video: it loads, has the asked duration and
+    orientation, plays (frames decoded), is not muted nor started on its own, and its sound
+    decodes. ``source``: the scheme its data came by (``http`` for a served file, ``blob`` for
+    a widget's bytes, ``data`` for an embed)."""
+    assert video["error"] is None and video["playError"] is None, video
+    assert video["readyState"] >= 2, video
+    assert abs(video["duration"] - duration) <= 0.2, video
+    assert video["videoWidth"] > 0 and video["videoHeight"] > 0, video
+    tall = video["videoHeight"] > video["videoWidth"]
+    assert tall == portrait, video
+    assert video["framesAfter"] > video["framesBefore"], video
+    assert not video["mutedAsShown"] and not video["autoplay"], video
+    assert video["audioBytes"] > 0, video
+    if source is not None:
+        assert video["currentSrc"].split(":", 1)[0] == source, video
