@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import AUTO
+from . import players
 from .magics import SoraCellError, SoraMagics
 
 _state: dict[int, SoraMagics] = {}
@@ -101,6 +102,7 @@ def unload(shell: Any) -> None:
     if magics is None:
         return
     magics.session.close()
+    players.close_all()  # the videos' bytes leave the kernel with their widgets
     if magics.session.emulator is not None:
         magics.session.emulator.stop()
         magics.session.emulator = None
