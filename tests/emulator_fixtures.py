@@ -5,9 +5,11 @@ Import explicitly; this is not a conftest.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import io
 import json
+import math
 import struct
 import threading
 from collections.abc import Awaitable, Callable
@@ -96,6 +98,70 @@ def probe_mp4(data: bytes) -> Mp4Probe:
             duration=(container.duration or 0) / 1_000_000,
             lumas=lumas,
         )
+
+
+@dataclass
+class Mp4Audio:
+    streams: int  # audio streams in the file
+    codec: str
+    profile: str | None  # "LC" for AAC-LC
+    codec_tag: str  # "mp4a"
+    object_type: int  # MPEG-4 audio object type from the AudioSpecificConfig: 2 = AAC-LC
+    rate: int
+    channels: int
+    duration: float  # seconds, from the stream's header (edit list applied)
+    packets: list[bytes]  # the encoded packets, in order
+    samples: array.array  # first channel, decoded, as floats
+
+    @property
+    def decoded_seconds(self) -> float:
+        return len(self.samples) / self.rate
+
+    def rms(self, start: float = 0.0, stop: float | None = None) -> float:
+        """Root mean square of the decoded samples between two moments (seconds)."""
+        lo = int(start * self.rate)
+        hi = len(self.samples) if stop is None else int(stop * self.rate)
+        part = self.samples[lo:hi]
+        return math.sqrt(sum(x * x for x in part) / max(1, len(part)))
+
+    def power(self, freq: float, start: float, stop: float) -> float:
+        """Normalised power at `freq` Hz between two moments (Goertzel); a full-scale sine: 1."""
+        part = self.samples[int(start * self.rate) : int(stop * self.rate)]
+        coeff = 2 * math.cos(2 * math.pi * freq / self.rate)
+        s1 = s2 = 0.0
+        for x in part:
+            s1, s2 = x + coeff * s1 - s2, s1
+        return (s1 * s1 + s2 * s2 - coeff * s1 * s2) * 4 / max(1, len(part)) ** 2
+
+
+def probe_audio(data: bytes) -> Mp4Audio:
+    """The audio of an mp4 held in memory: its first audio stream, demuxed and decoded."""
+    with av.open(io.BytesIO(data)) as container:
+        streams = len(container.streams.audio)
+        assert streams, "no audio stream"
+        stream = container.streams.audio[0]
+        ctx = stream.codec_context
+        head = (ctx.name, ctx.profile, ctx.codec_tag, ctx.extradata or b"\x00", ctx.sample_rate)
+        channels, duration = ctx.channels, float((stream.duration or 0) * stream.time_base)
+        packets = [bytes(p) for p in container.demux(stream) if p.size]
+    samples = array.array("f")
+    with av.open(io.BytesIO(data)) as container:
+        for frame in container.decode(audio=0):
+            assert frame.format.name == "fltp", frame.format.name  # what FFmpeg's AAC decoder gives
+            samples.frombytes(bytes(frame.planes[0])[: 4 * frame.samples])
+    codec, profile, codec_tag, extradata, rate = head
+    return Mp4Audio(
+        streams=streams,
+        codec=codec,
+        profile=profile,
+        codec_tag=codec_tag,
+        object_type=extradata[0] >> 3,
+        rate=rate,
+        channels=channels,
+        duration=duration,
+        packets=packets,
+        samples=samples,
+    )
 
 
 def top_level_boxes(data: bytes) -> list[tuple[str, int]]:

@@ -2,8 +2,8 @@
 
 It speaks every dialect sora_nb knows (unified /v1/video/*, OpenAI /v1/videos, streamed chat,
 images) and shapes real relay software sends (new-api's task routes, errors and billing; the
-sora2api bridge's chat), renders real H.264 files served from a second "CDN" origin, and injects
-faults. `families=` picks which route families one instance serves.
+sora2api bridge's chat), renders real mp4s (H.264 video, AAC sound) served from a second "CDN"
+origin, and injects faults. `families=` picks which route families one instance serves.
 
     from sora_nb.emulator import serve, Fault
     with serve(job_seconds=1, seed=7, faults=[Fault(kind="poll", status=503, times=1)]) as emu:

@@ -1,18 +1,27 @@
-"""Real media for the emulator: an H.264 mp4, its thumbnail, spritesheet and GIF, and PNG images.
+"""Real media for the emulator: an H.264 + AAC mp4, its thumbnail, spritesheet and GIF, PNG images.
 
 Frames are drawn row by row with bytes operations (no numpy): a vertical gradient whose hue comes
 from a hash of the prompt and seed, a square that moves along a path, and a timeline bar that grows
 with time, so decoded frames differ over time and between prompts.
+
+Every mp4 also carries sound, as Sora-2's videos do: one mono AAC-LC track (`mp4a.40.2`, 48 kHz)
+as long as the video, a soft three-note chord whose root and kind come from the same hash, faded
+in and out. Its samples are plain Python floats too (an `array` handed to `av.AudioFrame`): the
+chord repeats exactly every 0.2 s, so one period is computed and repeated, and only the fades are
+shaped sample by sample.
 """
 
 from __future__ import annotations
 
 import colorsys
+import functools
 import hashlib
 import math
+import operator
 import struct
 import zlib
-from collections.abc import Iterator
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -32,6 +41,11 @@ __all__ = [
 CHUNK = 1 << 20  # 1 MiB: the unit of streamed padding, so a 1 GiB padding never sits in memory
 _ZEROS = bytes(CHUNK)
 
+AUDIO_RATE = 48_000  # Hz; a whole number of samples per frame at 24, 25, 30, 50 and 60 fps
+AUDIO_BIT_RATE = 32_000  # b/s, mono AAC-LC: plenty for a chord, small next to the video
+_TILE = AUDIO_RATE // 5  # 0.2 s: every note is a multiple of 5 Hz, so the chord repeats exactly
+_CHORDS = ((0, 4, 7), (0, 3, 7), (0, 5, 7), (0, 7, 12))  # major, minor, sus4, fifth and octave
+
 
 @dataclass(frozen=True)
 class RenderResult:
@@ -47,13 +61,15 @@ class RenderResult:
 
 @dataclass(frozen=True)
 class Style:
-    """What a prompt looks like: colours and motion, derived from a hash of prompt and seed."""
+    """How a prompt looks and sounds: colours, motion, a chord; from a hash of prompt and seed."""
 
     hue: float
     hue2: float
     speed: float
     phase: float
     box: float  # square side as a fraction of the short edge
+    root: int  # Hz, lowest note of the soundtrack's chord: a multiple of 5 in 200..400
+    chord: tuple[int, int, int]  # semitones above the root of the chord's three notes
 
     @classmethod
     def of(cls, prompt: str, seed: int | None) -> Style:
@@ -69,7 +85,13 @@ class Style:
             speed=0.15 + 0.35 * unit(8),
             phase=unit(12),
             box=0.2 + 0.2 * unit(16),
+            root=5 * (40 + int(41 * unit(20))),
+            chord=_CHORDS[int(len(_CHORDS) * unit(24))],
         )
+
+    def frequencies(self) -> tuple[int, ...]:
+        """The chord's notes in Hz, equal-tempered and rounded to multiples of 5 Hz (`_TILE`)."""
+        return tuple(5 * round(self.root * 2 ** (k / 12) / 5) for k in self.chord)
 
 
 def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
@@ -130,6 +152,59 @@ def _fill(rows: list[bytes], x: int, y: int, w: int, h: int, value: int) -> None
         rows[r] = row[:x] + run + row[x + w :]
 
 
+@functools.lru_cache(maxsize=16)
+def _fade(n: int) -> tuple[float, ...]:
+    """A raised-cosine fade-in of `n` samples, from 0 up to just below 1 (cached: few lengths)."""
+    return tuple(0.5 - 0.5 * math.cos(math.pi * k / n) for k in range(n))
+
+
+class _Sound:
+    """The soundtrack of one video: `total` float samples of the style's chord, faded in and out."""
+
+    def __init__(self, style: Style, total: int) -> None:
+        self.total = total
+        notes = style.frequencies()
+        level = 0.5 / len(notes)  # peaks stay below half of full scale
+        sin, tile = math.sin, [0.0] * _TILE
+        for f in notes:
+            step = 2 * math.pi * f / AUDIO_RATE
+            tile = list(map(operator.add, tile, [level * sin(step * n) for n in range(_TILE)]))
+        self.tile = array("f", tile)
+        # Raised-cosine fades, at most a quarter of the clip each: no click at either end.
+        attack = min(AUDIO_RATE * 3 // 10, total // 4)
+        release = min(AUDIO_RATE // 2, total // 4)
+        self.fade_in = _fade(attack)
+        self.fade_out = _fade(release)[::-1]
+
+    def samples(self, start: int, stop: int) -> array:
+        """Samples [start, stop) of the clip."""
+        out = array("f")
+        pos = start
+        while pos < stop:
+            off = pos % _TILE
+            n = min(_TILE - off, stop - pos)
+            out.extend(self.tile[off : off + n])
+            pos += n
+        self._shape(out, start, 0, self.fade_in)
+        self._shape(out, start, self.total - len(self.fade_out), self.fade_out)
+        return out
+
+    @staticmethod
+    def _shape(out: array, start: int, at: int, envelope: Sequence[float]) -> None:
+        """Multiply the part of `out` (which begins at sample `start`) lying on `envelope`."""
+        lo, hi = max(start, at), min(start + len(out), at + len(envelope))
+        if lo < hi:
+            out[lo - start : hi - start] = array(
+                "f", map(operator.mul, out[lo - start : hi - start], envelope[lo - at : hi - at])
+            )
+
+    def frame(self, start: int, stop: int) -> av.AudioFrame:
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=stop - start)
+        frame.planes[0].update(self.samples(start, stop).tobytes())
+        frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, start, Fraction(1, AUDIO_RATE)
+        return frame
+
+
 def _to_frame(planes: tuple[list[bytes], ...], width: int, height: int, fmt: str) -> av.VideoFrame:
     frame = av.VideoFrame(width, height, fmt)
     for plane, rows in zip(frame.planes, planes, strict=True):
@@ -158,10 +233,15 @@ def render_video(
     stem: str,
     fps: int = 24,
 ) -> RenderResult:
-    """Render `seconds` of H.264 (yuv420p, faststart) at `width`x`height` into `out_dir`."""
+    """Render `seconds` of H.264 (yuv420p) and AAC (mono) at `width`x`height` into `out_dir`.
+
+    The mp4 is faststart; its sound lasts exactly as long as its frames (the AAC encoder's priming
+    is trimmed by the mp4's edit list).
+    """
     style = Style.of(prompt, seed)
     painter = _Painter(width, height, style)
     frames = max(1, round(seconds * fps))
+    sound = _Sound(style, round(frames * AUDIO_RATE / fps))
     mp4 = out_dir / f"{stem}.mp4"
     tmp = out_dir / f"{stem}.part.mp4"
     # faststart puts moov before mdat so browsers can play before the whole file arrived.
@@ -174,12 +254,23 @@ def render_video(
             options={"preset": "ultrafast", "tune": "zerolatency", "crf": "28", "threads": "1"},
         )
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        # FFmpeg's own AAC encoder (LC profile); PyAV cuts the frames below into the 1024-sample
+        # frames it takes, and the last, short one is allowed (no trailing silence). Its "fast"
+        # coder is three times quicker than the default "twoloop" here, and truer on a pure chord.
+        audio = container.add_stream(
+            "aac", rate=AUDIO_RATE, layout="mono", options={"aac_coder": "fast"}
+        )
+        audio.bit_rate = AUDIO_BIT_RATE
         tb = Fraction(1, fps)
         for i in range(frames):
             frame = _to_frame(painter.planes(i / fps, seconds), width, height, "yuv420p")
             frame.pts, frame.time_base = i, tb
             container.mux(stream.encode(frame))
+            # The sound of the same frame, so the muxer interleaves them as it goes.
+            start, stop = round(i * AUDIO_RATE / fps), round((i + 1) * AUDIO_RATE / fps)
+            container.mux(audio.encode(sound.frame(start, stop)))
         container.mux(stream.encode(None))
+        container.mux(audio.encode(None))
     tmp.replace(mp4)
 
     first = _to_frame(painter.planes(0.0, seconds), width, height, "yuv420p")

@@ -1,17 +1,19 @@
-"""The rendered files: real H.264 mp4s, faststart, padding, ranges, the CDN origin."""
+"""The rendered files: real H.264 + AAC mp4s, faststart, padding, ranges, the CDN origin."""
 
 from __future__ import annotations
 
 import io
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import av
 import httpx
 import pytest
 
 from sora_nb.emulator import Emulator, serve
-from tests.emulator_fixtures import probe_mp4, top_level_boxes, unified_body
+from sora_nb.emulator.render import Style, render_video
+from tests.emulator_fixtures import Mp4Audio, probe_audio, probe_mp4, top_level_boxes, unified_body
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -73,6 +75,97 @@ def test_content_depends_on_prompt_and_is_deterministic(emu: Emulator) -> None:
     pa, pb, pa2 = probe_mp4(a), probe_mp4(b), probe_mp4(a2)
     assert pa.lumas[0] != pb.lumas[0]
     assert pa.lumas == pa2.lumas
+
+
+def assert_sound_all_along(audio: Mp4Audio, length: float) -> None:
+    """One AAC-LC track as long as the video, audible in every second, faded in and out."""
+    assert audio.streams == 1
+    # mp4a.40.2: object type 0x40 (MPEG-4 audio, the `mp4a` sample entry), audio object type 2.
+    assert (audio.codec, audio.profile, audio.codec_tag, audio.object_type) == (
+        "aac",
+        "LC",
+        "mp4a",
+        2,
+    )
+    assert audio.rate in (44_100, 48_000) and audio.channels in (1, 2)
+    assert abs(audio.duration - length) <= 0.01  # the track's length, as players honour it
+    assert abs(audio.decoded_seconds - length) <= 0.1  # what the decoder gives (priming cut)
+    assert audio.rms() > 0.05
+    middle = audio.rms(length / 2 - 0.25, length / 2 + 0.25)
+    for t in range(int(length)):
+        assert audio.rms(t, t + 1) > 0.05, f"silent around {t} s"
+    # Gentle ends: no click when the sound starts or stops.
+    assert audio.rms(0, 0.01) < middle / 5
+    assert audio.rms(length - 0.02, length) < middle / 5
+
+
+@pytest.mark.parametrize(
+    ("size", "seconds"), [("1280x720", "4"), ("720x1280", "12"), ("1792x1024", "8")]
+)
+def test_mp4_has_one_aac_lc_track_as_long_as_the_video(
+    emu: Emulator, size: str, seconds: str
+) -> None:
+    _, data = make_video(emu, prompt="a red fox", model="sora-2-pro", size=size, seconds=seconds)
+    video = probe_mp4(data)
+    assert_sound_all_along(probe_audio(data), video.frames / video.fps)
+
+
+def test_longest_unified_video_has_sound_to_its_end(emu: Emulator) -> None:
+    body = unified_body(model="sora-2-pro", orientation="landscape", size="large", duration=25)
+    with httpx.Client(base_url=emu.base_url) as c:
+        jid = c.post("/video/create", json=body).json()["id"]
+        time.sleep(0.15)
+        q = c.get("/video/query", params={"id": jid}).json()
+    data = httpx.get(q["video_url"]).content
+    video = probe_mp4(data)
+    assert abs(video.frames / video.fps - 25) <= 1 / video.fps + 1e-6
+    assert_sound_all_along(probe_audio(data), video.frames / video.fps)
+
+
+@pytest.mark.parametrize(("seconds", "fps"), [(1.3, 7), (0.5, 60), (3.0, 25)])
+def test_sound_matches_the_frames_at_any_frame_rate(
+    tmp_path: Path, seconds: float, fps: int
+) -> None:
+    media = render_video(
+        "odd rates",
+        seed=3,
+        width=64,
+        height=36,
+        seconds=seconds,
+        out_dir=tmp_path,
+        stem="v",
+        fps=fps,
+    )
+    data = media.mp4.read_bytes()
+    assert probe_mp4(data).frames == media.frames
+    audio = probe_audio(data)
+    length = media.frames / fps  # 1.3 s at 7 fps: 9 frames, 1.2857 s
+    assert abs(audio.duration - length) <= 0.001  # the edit list counts in the movie's 1/1000 s
+    assert abs(audio.decoded_seconds - length) <= 0.1
+    assert audio.rms() > 0.05
+
+
+def test_sound_depends_on_prompt_and_is_deterministic(emu: Emulator) -> None:
+    _, a = make_video(emu, prompt="a blue whale", seconds="4", size="1280x720")
+    _, b = make_video(emu, prompt="a green forest", seconds="4", size="1280x720")
+    _, a2 = make_video(emu, prompt="a blue whale", seconds="4", size="1280x720")
+    assert a == a2  # same prompt and seed: the same file, sound included
+    pa, pb, pa2 = probe_audio(a), probe_audio(b), probe_audio(a2)
+    assert pa.packets == pa2.packets and pa.samples == pa2.samples
+    assert pa.packets != pb.packets and pa.samples != pb.samples
+    # The chord comes from the prompt's hash (the emulator's seed is 41): each track sounds its
+    # own three notes and none of the other's, so their dominant pitches differ too.
+    notes_a = Style.of("a blue whale", 41).frequencies()
+    notes_b = Style.of("a green forest", 41).frequencies()
+    assert not set(notes_a) & set(notes_b)  # the two prompts were picked to sound apart
+    dominant = []
+    for probe, own, other in ((pa, notes_a, notes_b), (pb, notes_b, notes_a)):
+        own_power = [probe.power(f, 1, 3) for f in own]
+        other_power = [probe.power(f, 1, 3) for f in other]
+        assert min(own_power) > 0.005  # a full-scale sine is 1; each note is a sixth of that
+        assert max(other_power) < min(own_power) / 1000
+        dominant.append(max((*own, *other), key=lambda f: probe.power(f, 1, 3)))
+    assert dominant[0] in notes_a and dominant[1] in notes_b
 
 
 def test_faststart_moov_before_mdat(emu: Emulator) -> None:
