@@ -99,7 +99,7 @@ def test_c_the_panel_with_an_outside_folder_plays(lab, page, page_log, outside):
         lab,
         page,
         "display-c.ipynb",
-        [f"get_ipython().config.SoraMagics.out_dir = {str(outside)!r}", "%sora_panel"],
+        [f"%config SoraMagics.out_dir = {str(outside)!r}", "%sora_panel"],
     )
     _run(page, first)
     panel_index = first + 1
