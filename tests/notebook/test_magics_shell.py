@@ -378,6 +378,32 @@ def test_video_embed(sora):
     assert base64.b64decode(src.split(",", 1)[1]) == Path(job.path).read_bytes()
 
 
+def test_video_show_widget_carries_the_file_in_a_player(sora):
+    job = cell(sora, "%%sora_video --show widget\na red balloon").result
+    assert job is not None and job.mode() == "widget"
+    bundle = job._repr_mimebundle_()
+    view = bundle["application/vnd.jupyter.widget-view+json"]
+    from ipywidgets.widgets.widget import _instances
+
+    player = _instances[view["model_id"]].children[0]
+    assert player.value == Path(job.path).read_bytes()
+    assert not player.autoplay and not player.loop
+    assert "<video" not in bundle["text/html"]  # the fallback: caption, file name, link
+    assert Path(job.path).name in bundle["text/html"]
+
+
+def test_jobs_open_shows_a_saved_video_again_without_a_request(sora):
+    job = cell(sora, "%%sora_video\na red balloon").result
+    before = total(sora.emu)
+    again = cell(sora, f"%sora_jobs --open {job.id} --name again").result
+    assert again.id == job.id and Path(again.path).resolve() == Path(job.path).resolve()
+    assert video_src(again._repr_mimebundle_()) == video_src(job._repr_mimebundle_())
+    assert total(sora.emu) == before
+    assert sora.ip.user_ns["again"] is again
+    Path(job.path).unlink()
+    assert_usage_error(cell(sora, f"%sora_jobs --open {job.id}"), "is gone", "--resume")
+
+
 def test_video_link_downloads_nothing(sora):
     job = cell(sora, "%%sora_video --link\na red balloon").result
     assert job is not None and job.status == "completed"
@@ -484,6 +510,10 @@ BAD = [
     ("%%sora_image --quality ultra\na cat", ["ultra"]),
     ("%sora_jobs --limit 0", ["--limit"]),
     ("%sora_jobs --resume nope", ["nope"]),
+    ("%sora_jobs --open nope", ["nope"]),
+    ("%%sora_video --show inline\na cat", ["inline"]),
+    ("%%sora_video --embed --show file\na cat", ["--embed", "--show"]),
+    ("%sora_config show=inline", ["show must be one of"]),
     ("%sora_config api_key=sk-x", ["--key-env", "notebook"]),
     ("%sora_config nosuch=1", ["nosuch"]),
     ("%sora_config dialect=nope", ["nope"]),
