@@ -35,6 +35,7 @@ from ..journal import Entry, Journal
 from ..models import Job
 from ..runs import PreparedVideo
 from . import batches, render, runner
+from .balance import balance_text
 from .options import json_or_names, parse, tool_choice
 from .results import ConfigView, JobsTable, VideoGrid
 from .session import Session
@@ -490,6 +491,11 @@ class SoraMagics(Magics, SoraSettings):
         action="store_true",
         help="Ask the gateway which request families it serves (GETs only; nothing created).",
     )
+    @argument(
+        "--balance",
+        action="store_true",
+        help="Only the key's balance, where the relay serves it (one-api, new-api).",
+    )
     @argument("--key-env", help="Take the API key from this environment variable.")
     @argument(
         "--key-prompt",
@@ -543,6 +549,10 @@ class SoraMagics(Magics, SoraSettings):
                 raise SoraCellError(render.error_line(exc)) from None
             print(found.line())
             return None
+        if args.balance:
+            shown = balance_text(self.session, self.settings())
+            print(f"balance: {shown or 'no gateway configured'}")
+            return None
         if not changes and not args.key_env and not args.key_prompt:
             return self._config_view()
         return None
@@ -554,6 +564,9 @@ class SoraMagics(Magics, SoraSettings):
         rows.insert(
             0, ("api_key", f"{key!r} ({'set' if key else 'not set'}, {settings.key_source})")
         )
+        shown = balance_text(self.session, settings)
+        if shown is not None:
+            rows.insert(1, ("balance", shown))
         if self.session.emulator is not None:
             rows.insert(0, ("gateway", "built-in emulator"))
         return ConfigView(rows)
