@@ -163,3 +163,43 @@ def test_a_kernel_killed_mid_batch_is_resumed_after_restart_without_recreating(
     rows = journal.entries()
     assert len(rows) == 3 and {r.status for r in rows} == {"completed"}
     assert all(r.batch_key for r in rows)
+
+
+def test_an_interrupted_batch_shows_its_table_and_the_same_cell_resumes_it(gateway, env, tmp_path):
+    gateway.set(job_seconds=4.0)
+    journal = Journal(tmp_path / "data" / "jobs.sqlite3")
+    cell = CELL.replace("--name summary", "--parallel 2")
+    with kernel(tmp_path, env) as k:
+        _setup(k)
+        gateway.reset_counters()
+        msg_id = k.kc.execute(cell)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # interrupted once two jobs are in flight
+            rows = journal.entries() if journal.path.exists() else []
+            if len([r for r in rows if not r.id.startswith("local:")]) == 2:
+                break
+            time.sleep(0.1)
+        k.km.interrupt_kernel()
+        messages = []
+        while True:
+            msg = k.kc.get_iopub_msg(timeout=60)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            messages.append(msg)
+        k.kc.get_shell_msg(timeout=30)
+        text = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+        (result,) = [m for m in messages if m["msg_type"] == "execute_result"]
+        plain = result["content"]["data"]["text/plain"]
+        assert "Interrupted:" in text and "run the cell again" in text
+        assert "interrupted" in plain.splitlines()[0]
+        assert _rows(plain) == dict.fromkeys(PROMPTS, "interrupted")
+        assert "nothing was sent for it yet" in plain  # the third never left
+        assert gateway.counters["create"] == 2
+        again = k.execute(cell)
+        assert again.status == "ok", again.errors
+        data = _result(again)
+    assert "this batch will create 1 paid job (0 already done, 2 resumed)" in again.text
+    assert set(_rows(data["text/plain"]).values()) == {"completed"}
+    assert gateway.counters["create"] == 3

@@ -123,3 +123,37 @@ def test_the_summary_is_deterministic_and_escaped(tmp_path):
     assert "videos/t2.mp4" in bundle["text/plain"] and str(tmp_path) not in bundle["text/plain"]
     assert not summary.ok and summary.paths == [tmp_path / "videos" / "t2.mp4"]
     assert len(summary) == 2 and summary[1].prompt == "a boat"
+
+
+def test_the_command_lines_progress_on_a_terminal_and_in_a_log(plan):
+    import io
+
+    from sora_nb.cli import Progress
+
+    tty = io.StringIO()
+    progress = Progress(tty, tty=True)
+    progress.start(plan)
+    job = plan.jobs[0]
+    move(job, "in_progress", 40.0)
+    progress(job)
+    job.status, job.path = "completed", Path("videos/task_0.mp4")
+    progress(job)
+    progress.end()
+    out = tty.getvalue()
+    assert out.count("\n") == 2  # the job's line, and the overall line left in place at the end
+    assert "line 1: completed · task_0 · videos/task_0.mp4\n" in out
+    assert "\r[" in out and "1/40 finished" in out.splitlines()[-1]
+
+    log = io.StringIO()
+    progress = Progress(log, tty=False)
+    progress.start(plan)
+    job.status = "in_progress"
+    progress(job)
+    progress(job)  # no change: no line
+    job.status = "completed"
+    progress(job)
+    assert "\r" not in log.getvalue()
+    assert log.getvalue().splitlines() == [
+        "line 1: in_progress · task_0",
+        "line 1: completed · task_0 · videos/task_0.mp4",
+    ]
