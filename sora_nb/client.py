@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
-from . import _errors, dialects, flows, probing
+from . import _errors, billing, dialects, flows, probing
 from . import _exceptions as E
 from ._secret import Secret, scrub, scrub_bytes
 from .config import DEFAULT_DIALECT
@@ -618,6 +618,14 @@ class Client(_Transport):
         """Images from ``POST /images/generations``."""
         return self._run(self._images_flow(prompt, model, n, size, params))
 
+    # -- the key's balance ------------------------------------------------------------------------
+
+    def balance(self, *, timeout: float | None = 10.0) -> billing.Balance:
+        """What the relay says the key has left (``GET /dashboard/billing/subscription`` and
+        ``/usage``, served by one-api and new-api): see ``sora_nb.billing``. NotFoundError where
+        the relay serves no such route."""
+        return self._run(billing.flow(self.ctx, timeout=timeout))
+
 
 class AsyncClient(_Transport):
     """The same methods as :class:`Client`, awaitable; ``stream_chat`` is an async iterator."""
@@ -898,6 +906,12 @@ class AsyncClient(_Transport):
     ) -> list[ImageResult]:
         """Awaitable :meth:`Client.generate_images`."""
         return await self._run(self._images_flow(prompt, model, n, size, params))
+
+    # -- the key's balance ------------------------------------------------------------------------
+
+    async def balance(self, *, timeout: float | None = 10.0) -> billing.Balance:
+        """Awaitable :meth:`Client.balance`."""
+        return await self._run(billing.flow(self.ctx, timeout=timeout))
 
 
 async def _call(callback: Callable[[Any], Any], value: Any) -> None:

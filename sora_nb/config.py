@@ -13,6 +13,7 @@ from ._exceptions import ConfigError
 ENV_BASE_URL = "SORA_BASE_URL"
 ENV_API_KEY = "SORA_API_KEY"
 ENV_DIALECT = "SORA_DIALECT"
+ENV_MODEL = "SORA_MODEL"  # the default video model of the command line (``sora-nb batch``)
 DEFAULT_DIALECT = "unified"
 AUTO = "auto"  # not a family: "find out which families the relay serves"
 DEFAULT_MODEL = "sora-2"

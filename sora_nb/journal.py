@@ -19,7 +19,7 @@ import sqlite3
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -30,6 +30,9 @@ from .events import Failed, Progressed, RunEvent, Saved, Submitting, Text
 from .models import Job
 from .paths import ENV_DATA_DIR as ENV_DATA_DIR  # re-exported: where the journal lives
 from .paths import data_dir
+
+# The params entry that ties a row to the batch item that made it (``Entry.batch_key``).
+BATCH_KEY = "batch_key"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -72,6 +75,14 @@ class Entry:
     @property
     def done(self) -> bool:
         return self.status in ("completed", "failed", "cancelled")
+
+    @property
+    def batch_key(self) -> str | None:
+        """The idempotency key of the batch item that made this job (``sora_nb.batch``), kept
+        with the request's parameters: journals written before batches existed, and sora_nb
+        versions that know nothing of them, read the row as it always was."""
+        key = self.params.get(BATCH_KEY)
+        return key if isinstance(key, str) and key else None
 
     def job(self) -> Job:
         """The entry as a Job, to resume waiting on it."""
@@ -220,6 +231,26 @@ class Journal:
         sql += " ORDER BY created_at DESC, rowid DESC LIMIT ?"
         with self._connect() as db:
             return [_entry(r) for r in db.execute(sql, (*args, int(limit))).fetchall()]
+
+    def batch_entries(self, base_url: str, keys: Iterable[str]) -> dict[str, list[Entry]]:
+        """The rows made on ``base_url`` by batch items with these idempotency keys, newest
+        first for each key (a failed job made again has two)."""
+        wanted = set(keys)
+        found: dict[str, list[Entry]] = {}
+        if not wanted:
+            return found
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM jobs WHERE base_url = ? AND params LIKE ? "
+                "ORDER BY created_at DESC, rowid DESC",
+                (base_url, f'%"{BATCH_KEY}"%'),
+            ).fetchall()
+        for row in rows:
+            entry = _entry(row)
+            key = entry.batch_key
+            if key is not None and key in wanted:
+                found.setdefault(key, []).append(entry)
+        return found
 
     def typical_seconds(self, base_url: str, model: str | None, *, last: int = 20) -> float | None:
         """How long jobs of ``model`` on ``base_url`` took, create to completion (the median of

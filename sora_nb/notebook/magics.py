@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Bool, Float, Int, TraitError, observe
@@ -26,6 +26,7 @@ from traitlets import Bool, Float, Int, TraitError, observe
 from .. import _exceptions as E
 from .. import dialects, probing
 from .._secret import Secret
+from ..batch import DEFAULT_PARALLEL, cap_message
 from ..capabilities import is_video_model
 from ..client import AsyncClient
 from ..config import AUTO, ENV_BASE_URL, ENV_DIALECT
@@ -33,7 +34,8 @@ from ..events import is_local
 from ..journal import Entry, Journal
 from ..models import Job
 from ..runs import PreparedVideo
-from . import render, runner
+from . import batches, render, runner
+from .balance import balance_text
 from .options import json_or_names, parse, tool_choice
 from .results import ConfigView, JobsTable, VideoGrid
 from .session import Session
@@ -128,6 +130,11 @@ class SoraMagics(Magics, SoraSettings):
     )
     @argument("--dialect", help="unified, openai or chat (default: SoraMagics.dialect).")
     @argument("-n", type=int, default=1, help="Variants to make at once, shown as a grid.")
+    @argument(
+        "--max-jobs",
+        type=int,
+        help="Most paid jobs this cell may create (default: SoraMagics.max_jobs_per_cell).",
+    )
     @argument("--timeout", type=float, help="Longest wait, seconds.")
     @argument("--out", help="Folder for the video files (default: SoraMagics.out_dir).")
     @argument("--embed", action="store_true", help="Embed the video in the notebook.")
@@ -153,6 +160,8 @@ class SoraMagics(Magics, SoraSettings):
         args = parse(self.sora_video, line)
         settings = self.settings()
         prepared = self._prepare_video(args, cell, settings)
+        if args.n > 1:
+            print(batches.paid_line(args.n))
         show = self._show_option(args, settings)
         out_dir = None if show == "link" else Path(args.out or settings.out_dir)
         self.client(settings)  # one line now, in the cell, if no gateway is configured
@@ -195,6 +204,7 @@ class SoraMagics(Magics, SoraSettings):
             raise UsageError("the cell is empty: write the prompt in the cell body")
         if args.n < 1 or args.n > 8:
             raise UsageError(f"-n takes 1 to 8 variants, not {args.n}")
+        self._check_cap(args.n, args.max_jobs, "this cell")
         if args.timeout is not None and not args.timeout > 0:
             raise UsageError(f"--timeout must be a positive number of seconds, not {args.timeout}")
         if sum((args.embed, args.link, args.show is not None)) > 1:
@@ -229,6 +239,71 @@ class SoraMagics(Magics, SoraSettings):
 
     def _show_option(self, args: Any, settings: Settings) -> str:
         return "embed" if args.embed else "link" if args.link else args.show or settings.show
+
+    def _check_cap(self, count: int, given: int | None, what: str) -> None:
+        """UsageError, before anything is sent, for more paid jobs than the cap allows."""
+        if given is not None and given < 0:
+            raise UsageError(f"--max-jobs must be 0 (no cap) or more, not {given}")
+        if given is not None:
+            message = cap_message(count, given, what=what)
+        else:
+            message = cap_message(
+                count, self.max_jobs_per_cell, what=what, source="SoraMagics.max_jobs_per_cell"
+            )
+        if message:
+            raise UsageError(message)
+
+    # -- %%sora_batch ----------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("-m", "--model", help="Video model (default: SoraMagics.model).")
+    @argument("-o", "--orientation", help="portrait or landscape.")
+    @argument("-s", "--size", help="small, large, or WIDTHxHEIGHT (openai dialect).")
+    @argument("-d", "--duration", type=float, help="Seconds.")
+    @argument("--dialect", help="unified, openai or chat (default: SoraMagics.dialect).")
+    @argument(
+        "--file", help="Prompts from a file: .csv or .jsonl (with options), else one per line."
+    )
+    @argument(
+        "--from",
+        dest="source",
+        metavar="VARIABLE",
+        help="Prompts from a variable: a list, a DataFrame (its prompt column), df.col, df['col'].",
+    )
+    @argument("--out", help="Folder for the video files (default: SoraMagics.out_dir).")
+    @argument(
+        "--parallel", type=int, default=DEFAULT_PARALLEL, help="Jobs in flight at once (default 4)."
+    )
+    @argument(
+        "--max-jobs",
+        type=int,
+        help="Most paid jobs this batch may create (default: SoraMagics.max_jobs_per_cell).",
+    )
+    @argument("--retry-failed", action="store_true", help="Make again the jobs that failed before.")
+    @argument(
+        "--retry-unknown",
+        action="store_true",
+        help="Make again the jobs whose create was sent but never answered (they may exist).",
+    )
+    @argument("--dry-run", action="store_true", help="Say what would be created; create nothing.")
+    @argument("--timeout", type=float, help="Longest wait for each video, seconds.")
+    @argument("--name", help="Also store the summary in this variable.")
+    @line_cell_magic
+    def sora_batch(self, line: str, cell: str | None = None) -> Any:
+        """Make one video per prompt: one per line in the cell body, or ``--file`` (CSV or
+        JSONL, with per-prompt options) or ``--from`` a list or DataFrame (also as a line
+        magic: ``%sora_batch --file prompts.jsonl``).
+
+        Idempotent: run it again (after an interrupt, a failure or a kernel restart) and the
+        jobs already made are not made again: finished ones are skipped, unfinished ones
+        resumed. It says first how many paid jobs it will create, and refuses more than
+        ``--max-jobs`` (``SoraMagics.max_jobs_per_cell``). The result is a summary table.
+        """
+        args = parse(self.sora_batch, line)
+        try:
+            return batches.run_cell(self, args, cell)
+        except E.SoraError as exc:
+            raise SoraCellError(render.error_line(exc)) from None
 
     # -- running, interrupts, errors -------------------------------------------------------------
 
@@ -421,6 +496,11 @@ class SoraMagics(Magics, SoraSettings):
         action="store_true",
         help="Ask the gateway which request families it serves (GETs only; nothing created).",
     )
+    @argument(
+        "--balance",
+        action="store_true",
+        help="Only the key's balance, where the relay serves it (one-api, new-api).",
+    )
     @argument("--key-env", help="Take the API key from this environment variable.")
     @argument(
         "--key-prompt",
@@ -474,6 +554,10 @@ class SoraMagics(Magics, SoraSettings):
                 raise SoraCellError(render.error_line(exc)) from None
             print(found.line())
             return None
+        if args.balance:
+            shown = balance_text(self.session, self.settings())
+            print(f"balance: {shown or 'no gateway configured'}")
+            return None
         if not changes and not args.key_env and not args.key_prompt:
             return self._config_view()
         return None
@@ -485,6 +569,9 @@ class SoraMagics(Magics, SoraSettings):
         rows.insert(
             0, ("api_key", f"{key!r} ({'set' if key else 'not set'}, {settings.key_source})")
         )
+        shown = balance_text(self.session, settings)
+        if shown is not None:
+            rows.insert(1, ("balance", shown))
         if self.session.emulator is not None:
             rows.insert(0, ("gateway", "built-in emulator"))
         return ConfigView(rows)

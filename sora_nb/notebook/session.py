@@ -26,6 +26,7 @@ from ..events import RunEvent, Text, is_local
 from ..journal import Entry, Journal
 from ..models import ChatEvent, ImageResult, Job
 from ..probing import ProbeResult
+from ..recovery import find_lost
 from ..runs import PreparedVideo
 from . import render, runner
 from .results import ChatReply, ImageSet, VideoJob
@@ -281,20 +282,7 @@ class Session:
     async def _find(self, client: AsyncClient, entry: Entry) -> None:
         """A create whose answer never came: where the gateway lists jobs, find the one with
         this prompt made since, and give the row its real id."""
-        family = dialects.get(entry.dialect)
-        if not family.abilities.list:
-            return
-        since = entry.created_at - 60  # clocks differ a little
-        listed = await client.list_videos(limit=50, order="desc")
-        found = [
-            job
-            for job in listed
-            if job.prompt == entry.prompt
-            and (job.created_at is None or job.created_at.timestamp() >= since)
-            and self.journal.get(job.id, client.base_url) is None
-        ]
-        if found:
-            self.journal.replace_id(client.base_url, entry.id, found[-1])
+        await find_lost(client, self.journal, entry)
 
 
 async def _save_image(

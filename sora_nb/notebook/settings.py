@@ -16,6 +16,7 @@ from traitlets import Bool, Float, HasTraits, Int, TraitError, Unicode, validate
 
 from .. import _exceptions as E
 from .._secret import Secret
+from ..batch import DEFAULT_MAX_JOBS
 from ..config import ENV_API_KEY, normalize_base_url, resolve_dialect
 from .frontend import EMBED_LIMIT, MODES
 
@@ -116,6 +117,18 @@ class SoraSettings(HasTraits):
         3.0, config=True, help="Render time of one job on the built-in emulator."
     )
     emulator_seed = Int(0, config=True, help="Seed of the built-in emulator (deterministic ids).")
+    max_jobs_per_cell = Int(
+        DEFAULT_MAX_JOBS,
+        config=True,
+        help="Most paid jobs one cell may create (%%sora_batch, %%sora_video -n): more is "
+        "refused before anything is sent; a cell's --max-jobs overrides it; 0: no cap.",
+    )
+
+    @validate("max_jobs_per_cell")
+    def _check_max_jobs(self, proposal: Any) -> int:
+        if proposal["value"] < 0:
+            raise TraitError("max_jobs_per_cell must be 0 (no cap) or more")
+        return proposal["value"]
 
     @validate("dialect")
     def _check_dialect(self, proposal: Any) -> str:
