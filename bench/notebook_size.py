@@ -105,27 +105,20 @@ def run(quick: bool = False) -> dict[str, Any]:
         side: {k: median([x[k] for x in runs]) for k in runs[0]} for side, runs in samples.items()
     }
     e = med["embed"]
-    rows = []
-    for mode in ("file", "widget", "link"):
-        m = med[mode]
-        rows.append(
-            row(
-                f"Executed quickstart, show={mode}, saved without widget state (JupyterLab)",
-                fmt_bytes(m["bytes_without_widget_state"]),
-                f"show=embed: {fmt_bytes(e['bytes_without_widget_state'])}",
-                ratio(m["bytes_without_widget_state"], e["bytes_without_widget_state"]),
-            )
+    saved = (
+        ("bytes_without_widget_state", "saved without widget state (JupyterLab)"),
+        ("bytes", "saved with widget state (nbclient)"),
+    )
+    rows = [
+        row(
+            f"Executed quickstart, show={mode}, {how}",
+            fmt_bytes(med[mode][key]),
+            f"show=embed: {fmt_bytes(e[key])}",
+            ratio(med[mode][key], e[key]),
         )
-    for mode in ("file", "widget", "link"):
-        m = med[mode]
-        rows.append(
-            row(
-                f"Executed quickstart, show={mode}, saved with widget state (nbclient)",
-                fmt_bytes(m["bytes"]),
-                f"show=embed: {fmt_bytes(e['bytes'])}",
-                ratio(m["bytes"], e["bytes"]),
-            )
-        )
+        for key, how in saved
+        for mode in ("file", "widget", "link")
+    ]
     w = med["widget"]
     for mode in ("file", "widget", "link"):
         m = med[mode]

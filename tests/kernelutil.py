@@ -118,3 +118,16 @@ def kernel(cwd: str | os.PathLike[str], env: dict[str, str]):
     finally:
         if km.is_alive():
             k.kill()
+
+
+def load_sora(k: Any, **config: Any) -> None:
+    """``%load_ext sora_nb`` in kernel ``k`` with fast polling, HTML progress and ``config``
+    (``SoraMagics`` traits)."""
+    lines = [
+        "%load_ext sora_nb",
+        "%config SoraMagics.poll_interval = 0.2",
+        "%config SoraMagics.progress = 'html'",
+    ]
+    lines += [f"%config SoraMagics.{name} = {value!r}" for name, value in config.items()]
+    run = k.execute("\n".join(lines))
+    assert run.status == "ok", run.errors

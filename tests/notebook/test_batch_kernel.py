@@ -12,7 +12,7 @@ import pytest
 from sora_nb.emulator import serve
 from sora_nb.journal import Journal
 from tests.conftest import KEY
-from tests.kernelutil import kernel
+from tests.kernelutil import kernel, load_sora
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -42,17 +42,6 @@ def env(gateway, tmp_path):
     }
 
 
-def _setup(k, **config):
-    lines = [
-        "%load_ext sora_nb",
-        "%config SoraMagics.poll_interval = 0.2",
-        "%config SoraMagics.progress = 'html'",
-    ]
-    lines += [f"%config SoraMagics.{name} = {value!r}" for name, value in config.items()]
-    run = k.execute("\n".join(lines))
-    assert run.status == "ok", run.errors
-
-
 def _result(run) -> dict[str, str]:
     (result,) = run.of("execute_result")
     return result["content"]["data"]
@@ -69,7 +58,7 @@ def _rows(plain: str) -> dict[str, str]:
 
 def test_a_batch_rerun_after_a_kernel_restart_creates_nothing(gateway, env, tmp_path):
     with kernel(tmp_path, env) as k:
-        _setup(k, max_jobs_per_cell=2)
+        load_sora(k, max_jobs_per_cell=2)
         gateway.reset_counters()
         # Three prompts over a cap of two: refused before any request.
         refused = k.execute(CELL)
@@ -106,7 +95,7 @@ def test_a_batch_rerun_after_a_kernel_restart_creates_nothing(gateway, env, tmp_
     # A new kernel (a restart): the same cell again.
     gateway.reset_counters()
     with kernel(tmp_path, env) as k:
-        _setup(k)
+        load_sora(k)
         again = k.execute(CELL)
         assert again.status == "ok", again.errors
         data = _result(again)
@@ -129,7 +118,7 @@ def test_a_kernel_killed_mid_batch_is_resumed_after_restart_without_recreating(
     journal = Journal(tmp_path / "data" / "jobs.sqlite3")
     cell = CELL.replace("--name summary", "--parallel 1")
     with kernel(tmp_path, env) as k:
-        _setup(k)
+        load_sora(k)
         gateway.reset_counters()
         k.kc.execute(cell)
         deadline = time.monotonic() + 60
@@ -149,7 +138,7 @@ def test_a_kernel_killed_mid_batch_is_resumed_after_restart_without_recreating(
     assert before[PROMPTS[1]] in ("queued", "in_progress")
 
     with kernel(tmp_path, env) as k:
-        _setup(k)
+        load_sora(k)
         run = k.execute(cell)
         assert run.status == "ok", run.errors
         data = _result(run)
@@ -170,7 +159,7 @@ def test_an_interrupted_batch_shows_its_table_and_the_same_cell_resumes_it(gatew
     journal = Journal(tmp_path / "data" / "jobs.sqlite3")
     cell = CELL.replace("--name summary", "--parallel 2")
     with kernel(tmp_path, env) as k:
-        _setup(k)
+        load_sora(k)
         gateway.reset_counters()
         msg_id = k.kc.execute(cell)
         deadline = time.monotonic() + 60

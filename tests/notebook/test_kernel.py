@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 from sora_nb.emulator import serve
 from sora_nb.journal import Journal
 from tests.conftest import KEY
-from tests.kernelutil import kernel
+from tests.kernelutil import kernel, load_sora
 from tests.media import probe
 
 pytestmark = pytest.mark.timeout(240)
@@ -37,21 +37,10 @@ def env(gateway, tmp_path):
     }
 
 
-def _setup(k, **config):
-    lines = [
-        "%load_ext sora_nb",
-        "%config SoraMagics.poll_interval = 0.2",
-        "%config SoraMagics.progress = 'html'",
-    ]
-    lines += [f"%config SoraMagics.{name} = {value!r}" for name, value in config.items()]
-    run = k.execute("\n".join(lines))
-    assert run.status == "ok", run.errors
-
-
 def test_chat_stream_of_5000_chunks_sends_a_bounded_number_of_updates(gateway, env, tmp_path):
     gateway.set(chat_chunks=5000, chat_chunk_delay=0.0005)
     with kernel(tmp_path, env) as k:
-        _setup(k)
+        load_sora(k)
         run = k.execute("%%sora_chat -m gpt-4 --name reply\nTell me a long story about boats.")
         assert run.status == "ok", run.errors
         updates = run.of("display_data", "update_display_data")
@@ -71,7 +60,7 @@ def test_chat_stream_of_5000_chunks_sends_a_bounded_number_of_updates(gateway, e
 def test_background_job_keeps_updating_while_another_cell_runs(gateway, env, tmp_path):
     gateway.set(job_seconds=4.0)
     with kernel(tmp_path, env) as k:
-        _setup(k)
+        load_sora(k)
         first = k.execute("%%sora_video --background --name bg\na lighthouse at dusk")
         assert first.status == "ok" and not first.of("execute_result")
         display_id = first.of("display_data")[0]["content"]["transient"]["display_id"]
@@ -105,7 +94,7 @@ def test_background_job_keeps_updating_while_another_cell_runs(gateway, env, tmp
 def test_interrupted_wait_leaves_a_resumable_job(gateway, env, tmp_path):
     gateway.set(job_seconds=6.0)
     with kernel(tmp_path, env) as k:
-        _setup(k)
+        load_sora(k)
         run = k.execute("%%sora_video\na slow sunrise", interrupt_after=2.5)
         assert run.status == "ok" and not run.errors  # one line, no traceback
         match = re.search(r"%sora_jobs --resume (\S+)", run.text)
@@ -123,7 +112,7 @@ def test_interrupted_wait_leaves_a_resumable_job(gateway, env, tmp_path):
 def test_kernel_killed_mid_wait_new_kernel_resumes(gateway, env, tmp_path):
     gateway.set(job_seconds=5.0)
     with kernel(tmp_path, env) as k:
-        _setup(k)
+        load_sora(k)
         k.kc.execute("%%sora_video\na kite over the sea")
         journal = Journal(tmp_path / "data" / "jobs.sqlite3")
         import time
@@ -139,7 +128,7 @@ def test_kernel_killed_mid_wait_new_kernel_resumes(gateway, env, tmp_path):
         k.kill()  # the kernel dies while the cell waits on the job
     assert not entry.done
     with kernel(tmp_path, env) as k:
-        _setup(k)
+        load_sora(k)
         run = k.execute(f"%sora_jobs --resume {entry.id}")
         assert run.status == "ok", run.errors
         data = run.of("execute_result")[0]["content"]["data"]
@@ -188,7 +177,7 @@ def test_a_setting_changed_while_a_background_job_runs_never_touches_it(gateway,
     # and its journal row stayed "queued".
     gateway.set(job_seconds=3.0)
     with kernel(tmp_path, env) as k:
-        _setup(k)
+        load_sora(k)
         first = k.execute("%%sora_video --background --name bg\na lantern on a quiet river")
         assert first.status == "ok", first.errors
         display_id = first.of("display_data")[0]["content"]["transient"]["display_id"]
@@ -221,7 +210,7 @@ def test_a_video_model_failing_through_chat_is_journaled_failed(gateway, env, tm
     # Before one lifecycle served chat too, %%sora_chat left this row "in_progress" for ever
     # while %%sora_video --dialect chat recorded the same failure as "failed".
     with kernel(tmp_path, env) as k:
-        _setup(k)
+        load_sora(k)
         run = k.execute("%%sora_chat -m sora-2\na storm over the sea [fail]")
         assert run.status == "error"
         (error,) = run.errors
@@ -246,7 +235,7 @@ def test_an_interrupt_while_a_create_is_in_flight_loses_no_paid_job(gateway, env
     gateway.add_fault(Fault(kind="create", action="slow", delay=4.0, times=1))
     journal = Journal(tmp_path / "data" / "jobs.sqlite3")
     with kernel(tmp_path, env) as k:
-        _setup(k, dialect="openai")
+        load_sora(k, dialect="openai")
         run = k.execute("%%sora_video\na lighthouse in a gale", interrupt_after=1.5)
         assert run.status == "ok" and not run.errors
         assert "nothing was submitted" not in run.text
