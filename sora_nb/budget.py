@@ -19,8 +19,11 @@ once, then a pace that grows half again with every answer, and is gone after a d
 batch started at once does not send every create into a limit it has not met yet. A 429 sets the
 pace below the rate the gateway was seen to accept (multiplicative decrease), blocks everyone
 until its ``Retry-After`` (or one turn, when it gives none); successes raise the pace again,
-quickly back to where the last 429 came and slowly beyond (additive increase), capped by what
-rate-limit headers say. Headers are read where relays send them (:func:`read_limits`).
+quickly back to where the last 429 came and slowly beyond (additive increase). No 429 sets the
+pace below half the most the gateway was seen to accept lately (fading over minutes): a relay
+that refuses a share of requests whatever the pace (overload, or an injected fault) slows a
+batch down without sinking it. Where a relay sends rate-limit headers (:func:`read_limits`),
+they set the pace outright, before any 429.
 
 **Status board.** :class:`Board` lets the waits of many jobs share one list request where the
 family can list jobs (``flows.wait``).
@@ -268,6 +271,10 @@ FIRST_FLOOR = 1.0
 DECREASE = 0.85
 CUT_SHARE = 0.9
 HIT_SHARE = 0.5
+# The floor: FLOOR_SHARE of the highest accepted rate measured at a 429, fading by e every
+# BEST_FADE seconds (so a limit that really fell is followed within minutes).
+FLOOR_SHARE = 0.5
+BEST_FADE = 300.0
 # Growth on success. Until the limit is known (after the first 429), and up to RECOVER_SHARE of
 # it, each success adds RECOVER_STEP requests a second (at full use, the pace doubles in about a
 # second). Then INCREASE of the pace per success up to the limit (about a fifth more after 50),
@@ -317,6 +324,10 @@ class Budget:
         # was still asleep) keep their order instead of going all at once.
         self._pending: dict[int, float] = {}
         self._first: float | None = None
+        # The most the gateway accepted a second lately (measured at 429s, fading with time):
+        # no 429 sets the pace below FLOOR_SHARE of it.
+        self._best = 0.0
+        self._best_at = -math.inf
         self._clean = 0  # answers accepted since the last 429 event
         self.counts = {"sent": 0, "limited": 0, "cuts": 0}
         self._boards: dict[str, Board] = {}
@@ -477,9 +488,6 @@ class Budget:
                 self._accepted.append(now)
                 self._success(now)
 
-    def failed(self, turn: Turn | None, now: float) -> None:
-        """No answer came (a transport failure): nothing to learn."""
-
     def _told(self, limits: Limits, now: float) -> None:
         """Headers say how many requests are left: they set the pace (and block when none is)."""
         pace, block = limits.pace(), limits.next_turn()
@@ -544,6 +552,13 @@ class Budget:
                 self._rate = max(MIN_RATE, min(pace * DECREASE, measured * CUT_SHARE))
                 # Few answers make a rough measure: the pace the 429 came at bounds it too.
                 self._hit = max(measured, pace * HIT_SHARE, self._rate)
+            if count >= MIN_COUNT and self._learned:
+                # A relay that refuses a share of requests whatever the pace would otherwise
+                # have every 429 lower it further: not below a share of what it accepted lately.
+                faded = self._best * math.exp(-(now - self._best_at) / BEST_FADE)
+                if measured >= faded:
+                    self._best, self._best_at = measured, now
+                self._rate = max(self._rate, FLOOR_SHARE * min(faded, self._best))
             self._learned = True
             self._burst = 1.0  # a limit is known: no more than one turn at once after a pause
             self._last_cut = now

@@ -129,6 +129,17 @@ def test_successes_raise_the_pace_again_but_slowly():
     assert b.learned
 
 
+def test_refusals_that_come_whatever_the_pace_do_not_sink_it():
+    # A relay refusing one request in twelve, at any pace (overload, not a limit per key): each
+    # 429 lowers the pace, but never below half of what the relay was seen to accept.
+    b, clock = learned()
+    sent_times(b, clock, 40)
+    accepted = b.rate
+    sent_times(b, clock, 600, limited=lambda i: i % 12 == 11)
+    assert b.counts["cuts"] > 40
+    assert b.rate >= 0.3 * accepted
+
+
 def test_no_turn_after_the_deadline_and_nothing_reserved():
     b, clock = Budget(), Clock()
     b.answered(go(b, clock), clock.now, {"Retry-After": "60"}, limited=True)
