@@ -594,6 +594,7 @@ class Budget:
             # Past the last 429's rate: probe slowly, and faster the longer none comes (the
             # limit may be higher than that 429 suggested, or it was raised since).
             rate += PROBE * rate * max(1.0, self._clean / PROBE_RAMP)
+        rate = min(rate, OPEN_RATE)  # the cap: past it, pacing would hold nothing back
         self._clean += 1
         self._rebase(now)
         self._rate = rate

@@ -368,8 +368,8 @@ def list_for(
                 break
         board.listed(found, clock())
         posted = True
-    except (E.NotFoundError, E.BadRequestError, E.ProtocolError) as exc:
-        # No list route here (new-api's /v1/videos has none), or one that answers otherwise.
+    except (E.NotFoundError, E.BadRequestError) as exc:
+        # No list route here (new-api's /v1/videos has none), or one that takes other words.
         log.info("listing jobs failed, each wait polls on its own: %s", exc)
         board.list_failed(clock(), permanent=True)
         posted = True
