@@ -19,7 +19,7 @@ once, then a pace that grows half again with every answer, and is gone after a d
 batch started at once does not send every create into a limit it has not met yet. A 429 sets the
 pace below the rate the gateway was seen to accept (multiplicative decrease), blocks everyone
 until its ``Retry-After`` (or one turn, when it gives none); successes raise the pace again,
-quickly back to where the last 429 came and slowly beyond (additive increase). No 429 sets the
+quickly back to where the last 429 came and slowly beyond, by small steps. No 429 sets the
 pace below half the most the gateway was seen to accept lately (fading over minutes): a relay
 that refuses a share of requests whatever the pace (overload, or an injected fault) slows a
 batch down without sinking it. Where a relay sends rate-limit headers (:func:`read_limits`),
@@ -279,7 +279,7 @@ BEST_FADE = 300.0
 # it, each success adds RECOVER_STEP requests a second (at full use, the pace doubles in about a
 # second). Then INCREASE of the pace per success up to the limit (about a fifth more after 50),
 # and past it PROBE, times the successes since the last 429 over PROBE_RAMP (slowly, then faster
-# while no 429 comes: additive increase that looks for a limit raised since).
+# while no 429 comes: it looks for a limit raised since), never past OPEN_RATE.
 RECOVER_SHARE = 0.9
 RECOVER_STEP = 0.7
 INCREASE = 0.004
