@@ -22,6 +22,7 @@ from .common import ROOT, load_average, machine
 BENCHMARKS = (
     "startup",
     "batch",
+    "rate_limits",
     "polling",
     "poll_traces",
     "streaming",
@@ -85,7 +86,7 @@ def render(results: dict[str, Any]) -> str:
         "## Command",
         "",
         "```sh",
-        "python -m bench                    # everything (about 8 minutes), rewrites this page",
+        "python -m bench                    # everything (about 17 minutes), rewrites this page",
         "python -m bench startup download   # some of them; the others keep their last figures",
         "python -m bench --quick            # smoke test, reduced sizes: bench/results/quick.json",
         "```",

@@ -36,6 +36,7 @@ from ._exceptions import (
     SubmissionUnknown,
     TimeoutError,
     TransportError,
+    TurnTimeout,
     ValidationError,
 )
 from .models import ChatEvent, ImageResult, Job, VideoRequest
@@ -70,6 +71,7 @@ __all__ = [
     "SubmissionUnknown",
     "TimeoutError",
     "TransportError",
+    "TurnTimeout",
     "ValidationError",
     "VideoRequest",
     "__version__",

@@ -17,27 +17,8 @@ import httpx
 
 from . import _exceptions as E
 from ._secret import Secret, scrub, scrub_bytes
+from .budget import retry_after
 from .dialects.errors import parse_error
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from datetime import datetime, timezone
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def from_reply(
@@ -62,7 +43,7 @@ def from_reply(
     if status == 429:
         if answer.quota:
             return E.QuotaExceeded(message + " (the balance or quota is used up)", **kw)
-        wait = _retry_after(headers)
+        wait = retry_after(headers)  # the one reading of Retry-After, the budget's
         if wait is not None and wait > 60:
             message += f" (the gateway asks to wait {_duration(wait)} before trying again)"
         return E.RateLimitError(message, retry_after=wait, **kw)

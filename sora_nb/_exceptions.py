@@ -10,6 +10,7 @@ them in exactly one place (``sora_nb._errors.translate``)::
     │   ├── ConnectError        the request never reached the gateway (safe to retry)
     │   │   └── CertificateError  its TLS certificate did not verify (no retry helps)
     │   ├── TimeoutError        no answer in time (the request may have reached the gateway)
+    │   │   └── TurnTimeout     the gateway's rate limit gave no turn in time: nothing was sent
     │   ├── SubmissionUnknown   a create request was sent but its answer was lost: the job may exist
     │   └── StreamInterrupted   a streamed answer ended early; keeps the text received so far
     ├── GatewayError            the gateway answered with an HTTP error
@@ -54,6 +55,7 @@ __all__ = [
     "SubmissionUnknown",
     "TimeoutError",
     "TransportError",
+    "TurnTimeout",
     "ValidationError",
 ]
 
@@ -93,6 +95,12 @@ class CertificateError(ConnectError):
 
 class TimeoutError(TransportError):
     """The gateway did not answer in time."""
+
+
+class TurnTimeout(TimeoutError):
+    """The request's turn in the gateway's request budget (its rate limit, as learned from its
+    answers) would have come after the deadline: it was not sent at all, so a create made no
+    job and may be tried again."""
 
 
 class SubmissionUnknown(TransportError):

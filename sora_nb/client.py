@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource
 
-from . import _errors, billing, dialects, flows, probing
+from . import _errors, billing, budget, dialects, flows, probing
 from . import _exceptions as E
 from ._secret import Secret, scrub, scrub_bytes
 from .config import DEFAULT_DIALECT
@@ -36,6 +36,7 @@ from .events import RunEvent, Text
 from .files import load_image, media_kind, safe_filename, settle, temp_name
 from .models import ChatEvent, ImageResult, Job
 from .plans import ClientCore, OnEvent
+from .retry import rate_limited
 from .runs import Outcome, PreparedVideo
 
 __all__ = ["AsyncClient", "Client", "load_image", "safe_filename"]
@@ -64,11 +65,11 @@ class _GatewayAuth(httpx.Auth):
 
     def __init__(self, key: Secret, base_url: str, prefix: str = "Bearer ") -> None:
         self._key = key
-        self._origin = _origin(base_url)
+        self.origin = _origin(base_url)
         self._prefix = prefix
 
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
-        if self._key and _origin(request.url) == self._origin:
+        if self._key and _origin(request.url) == self.origin:
             request.headers["Authorization"] = f"{self._prefix}{self._key.reveal()}"
         yield request
 
@@ -135,6 +136,21 @@ class _Transport(ClientCore):
             raise E.ProtocolError(
                 f"cannot request {request.path[:80]!r} while {flows.describe(request)}: {exc}"
             ) from None
+
+    def _pacing(self, request: HttpRequest, stream: bool, send_by: float | None) -> _Pacing | None:
+        """The turn ``request`` takes in the budget of this gateway and key (None for another
+        origin, a video CDN, which never sees the key). Its turn must come by ``send_by``
+        (default: the client's timeout from now, a stream's for a stream); else TurnTimeout."""
+        if _origin(self._url(request.path)) != self._auth.origin:
+            return None
+        now = self._clock()
+        by = send_by
+        if by is None:
+            by = now + (self.stream_timeout if stream else self.timeout)
+        turn = self.budget.reserve(now, by)
+        if turn is None:
+            raise _Pacing.late(request, self.budget.why_late())
+        return _Pacing(self, request, turn, by)
 
     def _failed(self, exc: httpx.HTTPError, request: HttpRequest) -> E.SoraError:
         return _errors.from_transport(exc, what=flows.describe(request), secrets=self._secrets())
@@ -213,6 +229,41 @@ class _Transport(ClientCore):
         # Stream text is scrubbed as it arrives, like whole answers: a relay that echoes the
         # key in an error chunk must not put it in any event, error or journal row.
         return scrub(data, self._secrets())
+
+
+class _Pacing:
+    """One request's turn in the gateway's budget, shared by both twins: the sleeps until it
+    comes (``pauses``), then what the answer taught (``answered``)."""
+
+    def __init__(
+        self, transport: _Transport, request: HttpRequest, turn: budget.Turn, by: float
+    ) -> None:
+        self.transport, self.request, self.turn, self.by = transport, request, turn, by
+
+    @staticmethod
+    def late(request: HttpRequest, why: str) -> E.TurnTimeout:
+        return E.TurnTimeout(
+            f"no turn in time while {flows.describe(request)}: {why}; nothing was sent"
+        )
+
+    def pauses(self) -> Iterator[float]:
+        """Seconds to sleep, one after the other, until the turn comes; TurnTimeout when it
+        moves past its deadline (the budget learned of a limit meanwhile)."""
+        t = self.transport
+        try:
+            yield from t.budget.waits(self.turn, t._clock, self.by)
+        except budget.Late as late:
+            raise self.late(self.request, str(late)) from None
+
+    def answered(self, response: httpx.Response, error: E.SoraError | None) -> None:
+        t = self.transport
+        limited = error is not None and rate_limited(error)
+        t.budget.answered(self.turn, t._clock(), response.headers, limited=limited)
+
+    def release(self) -> None:
+        """The turn was not used after all (an interrupt while waiting for it)."""
+        if self.turn.sent_at is None:
+            self.transport.budget.release(self.turn)
 
 
 class _Stream:
@@ -358,10 +409,18 @@ class Client(_Transport):
     # -- performing steps -------------------------------------------------------------------------
 
     def _send(
-        self, request: HttpRequest, stream: bool = False, deadline: float | None = None
+        self,
+        request: HttpRequest,
+        stream: bool = False,
+        deadline: float | None = None,
+        send_by: float | None = None,
     ) -> Any:
+        pacing = self._pacing(request, stream, send_by)
         content = b""
         try:
+            if pacing is not None:
+                for pause in pacing.pauses():
+                    time.sleep(pause)
             response = self._http.send(
                 self._request(self._http, request, stream, deadline), auth=self._auth, stream=True
             )
@@ -372,8 +431,14 @@ class Client(_Transport):
                     response.close()
         except httpx.HTTPError as exc:
             raise self._failed(exc, request)  # noqa: B904 (chained to a scrubbed copy: _errors)
-        if response.status_code >= 400:
-            raise self._refused(response, content, request)
+        finally:
+            if pacing is not None:
+                pacing.release()
+        error = self._refused(response, content, request) if response.status_code >= 400 else None
+        if pacing is not None:
+            pacing.answered(response, error)
+        if error is not None:
+            raise error
         log.debug("%s %s -> %d", request.method, request.kind, response.status_code)
         if not stream:
             return self._reply(response, content)
@@ -439,7 +504,7 @@ class Client(_Transport):
                 value, error = None, None
                 try:
                     if isinstance(step, flows.Send):
-                        value = self._send(step.request, step.stream, step.deadline)
+                        value = self._send(step.request, step.stream, step.deadline, step.send_by)
                         if step.stream:
                             streams.append(value)
                     elif isinstance(step, flows.Receive):
@@ -658,10 +723,18 @@ class AsyncClient(_Transport):
     # -- performing steps -------------------------------------------------------------------------
 
     async def _send(
-        self, request: HttpRequest, stream: bool = False, deadline: float | None = None
+        self,
+        request: HttpRequest,
+        stream: bool = False,
+        deadline: float | None = None,
+        send_by: float | None = None,
     ) -> Any:
+        pacing = self._pacing(request, stream, send_by)
         content = b""
         try:
+            if pacing is not None:
+                for pause in pacing.pauses():
+                    await asyncio.sleep(pause)
             response = await self._http.send(
                 self._request(self._http, request, stream, deadline), auth=self._auth, stream=True
             )
@@ -672,8 +745,14 @@ class AsyncClient(_Transport):
                     await response.aclose()
         except httpx.HTTPError as exc:
             raise self._failed(exc, request)  # noqa: B904 (chained to a scrubbed copy: _errors)
-        if response.status_code >= 400:
-            raise self._refused(response, content, request)
+        finally:
+            if pacing is not None:
+                pacing.release()
+        error = self._refused(response, content, request) if response.status_code >= 400 else None
+        if pacing is not None:
+            pacing.answered(response, error)
+        if error is not None:
+            raise error
         log.debug("%s %s -> %d", request.method, request.kind, response.status_code)
         if not stream:
             return self._reply(response, content)
@@ -744,7 +823,9 @@ class AsyncClient(_Transport):
                 value, error = None, None
                 try:
                     if isinstance(step, flows.Send):
-                        value = await self._send(step.request, step.stream, step.deadline)
+                        value = await self._send(
+                            step.request, step.stream, step.deadline, step.send_by
+                        )
                         if step.stream:
                             streams.append(value)
                     elif isinstance(step, flows.Receive):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _exceptions as E
-from . import dialects, flows, runs
+from . import budget, dialects, flows, runs
 from ._secret import Secret
 from .capabilities import is_strict
 from .config import DEFAULT_MODEL, resolve_api_key, resolve_base_url, resolve_dialect
@@ -82,7 +82,16 @@ class ClientCore:
         self.stream_timeout = float(stream_timeout)
         self.poll_interval = float(poll_interval)
         self.max_poll_interval = float(max_poll_interval)
-        self.retry_policy = RetryPolicy(attempts=retries + 1)
+        # Every gateway request waits its turn in the budget of this gateway and key, which the
+        # process's other clients of them share (the kernel's cells, the panel, a script's
+        # clients); a client on a clock of its own keeps a budget of its own.
+        shared = clock is time.monotonic
+        self.budget = (
+            budget.for_gateway(self.base_url, key)
+            if shared
+            else budget.Budget(budget.gateway(self.base_url), budget.fingerprint(key))
+        )
+        self.retry_policy = RetryPolicy(attempts=retries + 1, paced=True)
         self.verify = verify
         self._clock = clock
         # journal=True: the per-user journal the magics use; a Journal: that one; else none.
@@ -93,6 +102,7 @@ class ClientCore:
             min_interval=self.poll_interval,
             max_interval=self.max_poll_interval,
             secrets=(self._key,),
+            budget=self.budget,
         )
 
     def __repr__(self) -> str:

@@ -13,9 +13,10 @@ reading those images; the client's drivers perform the steps.
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 from . import _errors, dialects, flows
 from . import _exceptions as E
 from ._secret import Secret
+from .budget import Budget
 from .capabilities import validate_video_request
 from .dialects import Dialect, HttpRequest
 from .dialects._dialect import check_variant
@@ -63,13 +65,15 @@ _MEDIA_SUFFIXES = (".mp4", ".webm", ".mov", ".m4v", ".mkv", *_IMAGE_SUFFIXES)
 @dataclass(frozen=True)
 class Context:
     """What the flows need from the client that drives them: retry rules, the clock, the poll
-    bounds, and the secrets to keep out of anything parsed."""
+    bounds, the secrets to keep out of anything parsed, and the request budget of the gateway
+    and key (whose status boards let many waits share list requests; None: each polls alone)."""
 
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Callable[[], float] = field(default=lambda: 0.0)
     min_interval: float = 1.0
     max_interval: float = 30.0
     secrets: tuple[Secret, ...] = ()
+    budget: Budget | None = field(default=None, repr=False)
 
     def load(self, reply: Reply, what: str) -> Any:
         """A JSON answer; an error object sent with status 200 is raised as the gateway's error."""
@@ -199,22 +203,32 @@ def pending(dialect: Dialect, *, model: str | None, prompt: str | None) -> Job:
 
 
 def submit(
-    request: HttpRequest, parse: Callable[[Reply], Job], ctx: Context, stand_in: Job
+    request: HttpRequest,
+    parse: Callable[[Reply], Job],
+    ctx: Context,
+    stand_in: Job,
+    deadline: float | None = None,
 ) -> Flow:
     """Send a request that starts a job (create, remix): Submitting before it goes out, then
-    Submitted with the gateway's id, before anything waits on it."""
+    Submitted with the gateway's id, before anything waits on it. ``deadline`` (the flow's
+    clock): its turn must come by then, or :class:`TurnTimeout` (nothing sent); a 429 is tried
+    again on the gateway's pace until then (a refused create made no job)."""
     yield Emit(Submitting(stand_in))
-    job = yield from flows.call(request, ctx.policy, parse)
+    reply = yield from flows.send(request, ctx.policy, deadline=deadline, clock=ctx.clock)
+    job = parse(reply)
     yield Emit(Submitted(job))
     return job
 
 
-def create(prepared: PreparedVideo, ctx: Context) -> Flow:
-    """Send the prepared create; the new job is reported Submitted."""
+def create(prepared: PreparedVideo, ctx: Context, deadline: float | None = None) -> Flow:
+    """Send the prepared create; the new job is reported Submitted. Its turn must come by
+    ``deadline`` (default: the prepared timeout from now)."""
     r = prepared.request
+    if deadline is None and prepared.timeout is not None:
+        deadline = ctx.clock() + prepared.timeout
     parse = job_parser(ctx, prepared.dialect, prompt=r.prompt, model=r.model, seconds=r.duration)
     stand_in = pending(prepared.dialect, model=r.model, prompt=r.prompt)
-    return (yield from submit(prepared.create, parse, ctx, stand_in))
+    return (yield from submit(prepared.create, parse, ctx, stand_in, deadline))
 
 
 def wait(
@@ -225,16 +239,24 @@ def wait(
     poll_interval: float | None = None,
     fresh: bool = True,
     expected_seconds: float | None = None,
+    deadline: float | None = None,
 ) -> Flow:
     """Poll ``job`` until it ends (``flows.wait``); Progressed events report each change.
 
     ``fresh``: ``job`` is what the gateway just said (a create's answer), so the first poll waits;
     otherwise (a bare id, a journal row) the first poll goes at once. ``expected_seconds``: how
-    long such jobs took before (the journal's history), the schedule's prior.
+    long such jobs took before (the journal's history), the schedule's prior. ``deadline``: when
+    the wait ends, when it began before this wait did (a run's create counts in its timeout).
+    Where the family lists jobs, the waits on one gateway and key share list requests (the
+    budget's status board).
     """
     if not job.id:
         raise E.ValidationError("no job id to wait for")
     family = dialects.get(job.dialect)
+    board = None
+    if ctx.budget is not None and family.abilities.list:
+        board = ctx.budget.board(family.name)
+    parse = job_parser(ctx, family, prompt=job.prompt, model=job.model, seconds=job.seconds)
     return (
         yield from flows.wait(
             job.id,
@@ -243,10 +265,32 @@ def wait(
             schedule=ctx.schedule(poll_interval, expected_seconds),
             clock=ctx.clock,
             timeout=timeout,
-            parse=job_parser(ctx, family, prompt=job.prompt, model=job.model, seconds=job.seconds),
+            parse=parse,
             last=job if fresh else None,
+            deadline=deadline,
+            board=board,
+            page=status_page(ctx, family) if board is not None else None,
         )
     )
+
+
+def status_page(ctx: Context, dialect: Dialect) -> Callable[[Reply], flows.Page]:
+    """How a list answer answers each listed job's poll: the family's list holds each job in the
+    shape its status route returns it (OpenAI's ``GET /videos`` returns ``data``, an array of
+    the same Video objects ``GET /videos/{id}`` does: OpenAI API reference, Videos, "List
+    videos"), so each item becomes the answer a poll of that job would have had."""
+
+    def parse(reply: Reply) -> flows.Page:
+        body = ctx.load(reply, "listing videos")
+        jobs, cursor = dialect.parse_list(body)
+        items = {
+            job.id: Reply(reply.status, reply.headers, json.dumps(job.raw).encode())
+            for job in jobs
+            if isinstance(job.raw, Mapping)
+        }
+        return items, cursor
+
+    return parse
 
 
 def video(
@@ -266,6 +310,11 @@ def video(
     emitting :class:`Failed`.
     """
     job: Job | None = resume
+    if prepared is not None:
+        timeout = prepared.timeout
+    # The timeout covers the whole run: a create waiting its turn (a rate-limited gateway)
+    # spends it too.
+    deadline = None if timeout is None else ctx.clock() + timeout
     try:
         if resume is None:
             if prepared is None:
@@ -273,17 +322,22 @@ def video(
             if prepared.dialect.abilities.streams:
                 job = yield from _streamed(prepared, ctx)
             else:
-                job = yield from create(prepared, ctx)
-        if prepared is not None:
-            timeout = prepared.timeout
+                job = yield from create(prepared, ctx, deadline)
         if resume is not None and dialects.get(resume.dialect).abilities.poll:
             # Ask the gateway, whatever the journal says: a row marked failed after a passing
             # 404 may have completed since, and a completed one gets a fresh (signed) link.
             job = yield from wait(
-                resume, ctx, timeout=timeout, fresh=False, expected_seconds=expected_seconds
+                resume,
+                ctx,
+                timeout=timeout,
+                fresh=False,
+                expected_seconds=expected_seconds,
+                deadline=deadline,
             )
         elif not job.done:
-            job = yield from wait(job, ctx, timeout=timeout, expected_seconds=expected_seconds)
+            job = yield from wait(
+                job, ctx, timeout=timeout, expected_seconds=expected_seconds, deadline=deadline
+            )
         elif job.status != "completed":
             raise E.GenerationFailed(
                 f"video job {job.id} {job.status}: {job.error or 'no reason given'}",

@@ -19,6 +19,18 @@ KEY = "sk-test-canary-5b0f9e2c7d41"  # a configured key that must never appear i
 os.environ.setdefault("SORA_NB_DATA_DIR", tempfile.mkdtemp(prefix="sora-nb-tests-"))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_budgets():
+    """Every test starts with no request budget learned: the process-wide registry would
+    otherwise carry one test's 429s into the next on the same address and key (emulator ports
+    are reused)."""
+    from sora_nb import budget
+
+    budget.clear()
+    yield
+    budget.clear()
+
+
 @pytest.fixture
 def emu():
     """A fresh emulator (fast jobs) requiring ``KEY``."""

@@ -25,6 +25,7 @@ CASES = [
     E.ConnectError("refused"),
     E.CertificateError("self-signed"),
     E.TimeoutError("slow"),
+    E.TurnTimeout("no turn in time"),
     E.SubmissionUnknown("lost answer"),
     E.StreamInterrupted(
         "the stream ended early",

@@ -460,3 +460,86 @@ def test_describe():
     assert flows.describe(openai.build_content("x")) == "downloading the video"
     odd = flows.HttpRequest("GET", "models", "models")
     assert flows.describe(odd) == "calling models"
+
+
+# --- many waits, one list -------------------------------------------------------------------
+
+
+def _video(job_id, status, progress=None):
+    return {"id": job_id, "object": "video", "status": status, "progress": progress}
+
+
+def _page(reply_):
+    from sora_nb import runs
+
+    return runs.status_page(runs.Context(), openai.OPENAI)(reply_)
+
+
+def test_a_wait_answered_from_a_list_it_fetched_for_every_wait():
+    from sora_nb.budget import Board
+
+    board = Board()
+    board.join("video_b", 0.0)
+    board.due("video_b", 1000.0)
+    clock = Clock(1000.0)
+    board.join("video_a", clock())
+    flow = flows.status(
+        "video_a",
+        openai.build_retrieve("video_a"),
+        openai.OPENAI,
+        board,
+        _page,
+        RetryPolicy(),
+        None,
+        clock,
+        999.0,
+    )
+    listing = next(flow)
+    assert isinstance(listing, Send) and listing.request.kind == "list"
+    page = {"data": [_video("video_a", "in_progress", 40), _video("video_b", "queued")]}
+    with pytest.raises(StopIteration) as done:
+        flow.send(reply(page))
+    answer, as_of = done.value.value
+    assert parse_openai(answer).progress == 40 and as_of == clock()
+    # The other wait takes its answer from the board, with no request of its own.
+    action, other, _ = board.ask("video_b", clock(), seen=999.0)
+    assert action == "cached" and parse_openai(other).status == "queued"
+
+
+def test_a_wait_alone_polls_its_own_job():
+    from sora_nb.budget import Board
+
+    board = Board()
+    clock = Clock(1000.0)
+    board.join("video_a", clock())
+    flow = flows.status(
+        "video_a",
+        openai.build_retrieve("video_a"),
+        openai.OPENAI,
+        board,
+        _page,
+        RetryPolicy(),
+        None,
+        clock,
+        999.0,
+    )
+    assert next(flow).request.kind == "poll"
+
+
+def test_a_paced_429_is_sent_again_on_its_turn_until_the_deadline():
+    clock = Clock(0.0)
+    policy = RetryPolicy(attempts=2, paced=True)
+    refusals = [E.RateLimitError("429", status_code=429) for _ in range(6)]
+    driver = Driver([*refusals, reply(answer("pending"))], clock)
+    flow = flows.send(unified.build_query(JOB_ID), policy, deadline=100.0, clock=clock)
+    assert driver.run(flow).status == 200
+    assert len(driver.sent) == 7 and driver.sleeps == []  # the budget's turn is the wait
+    assert all(s.send_by == 100.0 for s in driver.steps if isinstance(s, Send))
+
+
+def test_a_create_whose_turn_did_not_come_is_not_submission_unknown():
+    request = openai.build_create(VideoRequest(prompt="a kite", model="sora-2"))
+    driver = Driver([E.TurnTimeout("no turn in time; nothing was sent")])
+    with pytest.raises(E.TurnTimeout):
+        driver.run(flows.send(request, RetryPolicy(paced=True), deadline=5.0, clock=Clock()))
+    assert len(driver.sent) == 1

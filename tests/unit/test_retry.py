@@ -168,3 +168,20 @@ def test_seeded_rng_is_deterministic():
     assert seq_a == seq_b
     c = policy(rng=random.Random(8))
     assert seq_a != [c.delay(E.ConnectError("x"), n, creates=False) for n in range(1, 5)]
+
+
+def test_a_paced_429_is_retried_at_once_until_the_deadline_or_many_attempts():
+    policy = RetryPolicy(attempts=2, paced=True, rate_limit_attempts=10)
+    limited = rate_limited(retry_after=5.0)
+    # The budget holds the retry back (it saw the 429 and its Retry-After): no delay of its own.
+    assert policy.delay(limited, 1, creates=True) == 0.0
+    assert policy.delay(limited, 50, creates=True, bounded=True) == 0.0
+    assert policy.delay(limited, 10, creates=True) is None  # no deadline: a count ends it
+    too_long = rate_limited(retry_after=3600.0)
+    assert policy.delay(too_long, 1, creates=True, bounded=True) is None
+
+
+def test_nothing_retries_an_empty_balance_or_a_turn_that_did_not_come():
+    policy = RetryPolicy(paced=True)
+    assert policy.delay(quota(), 1, creates=False) is None
+    assert policy.delay(E.TurnTimeout("no turn"), 1, creates=False, bounded=True) is None
