@@ -271,18 +271,25 @@ FIRST_FLOOR = 1.0
 DECREASE = 0.85
 CUT_SHARE = 0.9
 HIT_SHARE = 0.5
+# Requests went out at less than SATURATED of the pace: the accepted rate measures the demand.
+SATURATED = 0.5
 # The floor: FLOOR_SHARE of the highest accepted rate measured at a 429, fading by e every
 # BEST_FADE seconds (so a limit that really fell is followed within minutes).
 FLOOR_SHARE = 0.5
 BEST_FADE = 300.0
 # Growth on success. Until the limit is known (after the first 429), and up to RECOVER_SHARE of
 # it, each success adds RECOVER_STEP requests a second (at full use, the pace doubles in about a
-# second). Then INCREASE of the pace per success up to the limit (about a fifth more after 50),
-# and past it PROBE, times the successes since the last 429 over PROBE_RAMP (slowly, then faster
-# while no 429 comes: it looks for a limit raised since), never past OPEN_RATE.
+# second). Then INCREASE of the pace per success up to HIT_MARGIN of the limit: the accepted rate
+# measured at a 429 counts what the gateway's burst let through too, so it runs a few percent
+# high, and a pace at it would drain that burst into the next 429 within seconds. Past it only
+# after PROBE_AFTER answers without a 429, by PROBE times the successes since the last 429 over
+# PROBE_RAMP (slowly, then faster while no 429 comes: it looks for a limit raised since), never
+# past OPEN_RATE.
 RECOVER_SHARE = 0.9
 RECOVER_STEP = 0.7
 INCREASE = 0.004
+HIT_MARGIN = 0.95
+PROBE_AFTER = 60
 PROBE = 0.0005
 PROBE_RAMP = 20.0
 
@@ -461,7 +468,7 @@ class Budget:
             blocked = self._blocked_until
         pace = f" (about {rate:.2g} requests a second)" if rate and self._learned else ""
         return f"the gateway's rate limit{pace} gives no turn in time" + (
-            "; it asked to wait" if math.isfinite(blocked) else ""
+            "; it asked to wait" if blocked > time.monotonic() else ""
         )
 
     # -- learning from answers --------------------------------------------------------------------
@@ -547,6 +554,12 @@ class Budget:
                 pace = self._rate
                 self._rate = max(MIN_RATE, pace * DECREASE)
                 self._hit = max(pace * HIT_SHARE, self._rate)
+            elif measured < SATURATED * self._rate:
+                # Fewer requests were asked for than the pace allowed (a notebook polling now
+                # and then): what got through measures the demand, not the gateway's limit.
+                # Slow down, and grow back quickly, as before any limit was measured.
+                self._rate = max(MIN_RATE, self._rate * DECREASE)
+                self._hit = None
             else:
                 pace = self._rate
                 self._rate = max(MIN_RATE, min(pace * DECREASE, measured * CUT_SHARE))
@@ -588,9 +601,9 @@ class Budget:
             rate += RECOVER_STEP
         elif rate < RECOVER_SHARE * self._hit:
             rate = min(RECOVER_SHARE * self._hit, rate + RECOVER_STEP)
-        elif rate < self._hit:
-            rate += INCREASE * rate
-        else:
+        elif rate < HIT_MARGIN * self._hit:
+            rate = min(HIT_MARGIN * self._hit, rate + INCREASE * rate)
+        elif self._clean >= PROBE_AFTER:
             # Past the last 429's rate: probe slowly, and faster the longer none comes (the
             # limit may be higher than that 429 suggested, or it was raised since).
             rate += PROBE * rate * max(1.0, self._clean / PROBE_RAMP)
@@ -606,6 +619,7 @@ class Budget:
             return {
                 "rate": self._rate,
                 "learned": self._learned,
+                "hit": self._hit,
                 "blocked_until": self._blocked_until,
                 "next": self._next,
                 **self.counts,

@@ -88,8 +88,17 @@ class Kernel:
             run.messages.append(msg)
             if on_message is not None:
                 on_message(msg)
-        run.reply = self.kc.get_shell_msg(timeout=30)
+        run.reply = self.reply(msg_id)
         return run
+
+    def reply(self, msg_id: str) -> dict[str, Any]:
+        """The shell reply to ``msg_id``. Others are skipped: on a slow start ``wait_for_ready``
+        asks for kernel_info more than once, and the later replies are still waiting."""
+        deadline = time.monotonic() + 30
+        while True:
+            reply = self.kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply
 
     def drain(self, seconds: float) -> list[dict[str, Any]]:
         """Messages that arrive in the next ``seconds`` (from background work)."""

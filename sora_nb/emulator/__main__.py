@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         help="send rate-limit 429s without a Retry-After header",
     )
     parser.add_argument(
+        "--rate-limit-headers",
+        action="store_true",
+        help="send OpenAI's x-ratelimit-*-requests headers on every answer to a limited key",
+    )
+    parser.add_argument(
         "--families",
         default=",".join(FAMILIES),
         metavar="A,B,…",
@@ -114,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             progress_profile=args.progress_profile,
             rate_limit=args.rate_limit,
             rate_limit_retry_after=not args.no_retry_after,
+            rate_limit_headers=args.rate_limit_headers,
             families=args.families,
             videos_flavor=args.videos_flavor,
             chat_flavor=args.chat_flavor,

@@ -83,6 +83,9 @@ class EmulatorConfig:
     # beyond it 429 `rate_limit_error`. None: no limit.
     rate_limit: RateLimit | tuple[float, int] | None = None
     rate_limit_retry_after: bool = True  # send `Retry-After` with those 429s (some relays don't)
+    # Send OpenAI's `x-ratelimit-*-requests` headers on every answer to a limited key (a relay
+    # forwarding OpenAI's own; new-api's and one-api's limits send none: the default).
+    rate_limit_headers: bool = False
     # Which route families this instance serves; the others answer new-api's 404 "Invalid URL",
     # so a test can stand up e.g. a relay with only new-api's routes: families=("tasks",).
     families: tuple[str, ...] = FAMILIES

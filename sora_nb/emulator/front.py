@@ -238,6 +238,18 @@ async def send_answer(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+def _with_headers(send: Send, extra: dict[str, str]) -> Send:
+    """`send`, with `extra` headers added to the answer's start (whoever writes the answer)."""
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra.items()]
+
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *raw]}
+        await send(message)
+
+    return sending
+
+
 # What broken relays send instead of an answer (`malformed` faults).
 _BROKEN_PAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 _TRUNCATED_CHAT = b'{"id":"chatcmpl-emulator","object":"chat.completion","choices":[{"mess'
@@ -256,6 +268,7 @@ class Front:
         if scope["type"] != "http":
             return
         kind = "cdn" if self.origin == "cdn" else classify(scope["method"], scope["path"])
+        conn = Conn(send)  # uvicorn's own `send`, before any wrapping
         served = self.origin == "cdn" or serves(self.state.config, scope["method"], scope["path"])
         if not served:
             kind = "other"  # a probe of a route this relay lacks, whatever it would have been
@@ -267,12 +280,13 @@ class Front:
                 await send_answer(send, 401, denied)
                 return
             # The relay's own limit comes before anything reaches the upstream (and its faults).
-            wait = self.state.rate_limit_wait(_bearer(scope) or "")
+            wait, limit_headers = self.state.rate_limit(_bearer(scope) or "")
+            if limit_headers:
+                send = _with_headers(send, limit_headers)
             if wait is not None:
                 await self._too_many(wait, kind, receive, send)
                 return
         fault = self.state.pick_fault(kind)
-        conn = Conn(send)
         scope = dict(scope)
         scope[_SCOPE_KEY] = RequestContext(fault, conn, kind, self.state.closing, served)
         if fault is None or fault.action in ("fail_job", "cut_stream"):

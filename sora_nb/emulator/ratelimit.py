@@ -34,6 +34,10 @@ class TokenBucket:
             return 0.0
         return (1.0 - self.tokens) / self.rate
 
+    def refill_time(self) -> float:
+        """Seconds until the bucket is full again, as of the last `take`."""
+        return (self.burst - self.tokens) / self.rate
+
 
 class Limiter:
     """One bucket per key, created full on the key's first request."""
@@ -42,13 +46,15 @@ class Limiter:
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: str, rate: float, burst: int, now: float) -> float:
-        """As `TokenBucket.take`, for the bucket of `key`."""
+    def take(self, key: str, rate: float, burst: int, now: float) -> tuple[float, int, float]:
+        """As `TokenBucket.take`, for the bucket of `key`; with the whole requests left in it and
+        the seconds until it is full again, after this request."""
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = TokenBucket.full(rate, burst, now)
-            return bucket.take(now)
+            wait = bucket.take(now)
+            return wait, int(bucket.tokens), bucket.refill_time()
 
     def clear(self) -> None:
         """Forget every bucket (a new limit starts with full ones)."""

@@ -17,6 +17,7 @@ from .config import EmulatorConfig
 from .faults import KINDS, Fault, FaultSet
 from .jobs import Ids, JobStore, JobsView
 from .ratelimit import Limiter
+from .shapes.errors import ratelimit_headers
 
 __all__ = ["COUNTER_KINDS", "EmulatorState", "RequestRecord"]
 
@@ -145,15 +146,17 @@ class EmulatorState:
             self._counters_429[kind] = self._counters_429.get(kind, 0) + 1
 
     # --- rate limit ---
-    def rate_limit_wait(self, key: str) -> float | None:
-        """None if `key` may send this request now (a token is taken); else the seconds until it
-        may, by the configured per-key limit."""
+    def rate_limit(self, key: str) -> tuple[float | None, dict[str, str]]:
+        """What the per-key limit says of this request by `key`: None if it may go now (a token
+        is taken), else the seconds until it may; and the rate-limit headers its answer carries
+        (none unless `rate_limit_headers` asks for them)."""
         limit = self._config.rate_limit
         if limit is None:
-            return None
+            return None, {}
         rate, burst = limit
-        wait = self._limiter.take(key, rate, burst, time.monotonic())
-        return wait or None
+        wait, left, refill = self._limiter.take(key, rate, burst, time.monotonic())
+        headers = ratelimit_headers(burst, left, refill) if self._config.rate_limit_headers else {}
+        return wait or None, headers
 
     # --- faults ---
     def add_fault(self, fault: Fault) -> None:

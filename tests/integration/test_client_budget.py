@@ -55,6 +55,38 @@ def test_many_jobs_at_once_wait_their_turn_and_every_one_is_made_once(tmp_path):
     assert refused < requests / 4
 
 
+def test_a_relay_that_sends_rate_limit_headers_sets_the_pace_before_any_429(tmp_path):
+    # OpenAI's x-ratelimit-*-requests on every answer (a relay forwarding OpenAI's own), no
+    # Retry-After: the pace comes from the first answer's figures, not from refusals.
+    jobs = 12
+    with serve(
+        job_seconds=0.5,
+        concurrency=jobs,
+        seed=14,
+        api_key=KEY,
+        rate_limit=(2, 2),
+        rate_limit_retry_after=False,
+        rate_limit_headers=True,
+    ) as relay:
+
+        async def main() -> tuple[list[Any], dict[str, Any]]:
+            async with sora_nb.AsyncClient(
+                base_url=relay.base_url, dialect="openai", **OPTIONS
+            ) as client:
+                prepared = [client.prepare(f"job {i}", model="sora-2") for i in range(jobs)]
+                done = await asyncio.gather(
+                    *(client.run_video(p, out_dir=tmp_path) for p in prepared)
+                )
+                return done, client.budget.snapshot()
+
+        outcomes, seen = run(main())
+        limited, made = relay.counters_429, len(relay.jobs)
+    assert all(o.path.exists() for o in outcomes) and made == jobs
+    assert seen["learned"] and 1.5 <= seen["rate"] <= 4.0  # 2 a second, read from the headers
+    # Without the headers the same burst needs a few 429s to find the limit (up to 6 above).
+    assert sum(limited.values()) <= 2, limited
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the openai package's Sora notice
 def test_without_a_budget_the_same_burst_mostly_bounces():
     """What the budget is for: the same burst through plain retries (the openai package)."""

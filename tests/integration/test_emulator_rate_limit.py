@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sora_nb.budget import parse_duration
 from sora_nb.emulator import Emulator, Fault, serve
 from tests.emulator_fixtures import unified_body
 
@@ -112,3 +113,26 @@ def test_429_faults_count_too_and_auth_comes_first() -> None:
             assert good.get("/models").status_code == 429  # the bucket
             assert emu.counters_429["other"] == 2
             assert emu.counters["other"] == 3
+
+
+def test_openai_rate_limit_headers_on_every_answer_when_asked() -> None:
+    with gateway(rate_limit=(RATE, BURST), rate_limit_headers=True) as (_, client):
+        answers, _ = burst(client, BURST + 1)
+        remaining = [int(r.headers["x-ratelimit-remaining-requests"]) for r in answers]
+        assert [r.status_code for r in answers] == [200] * BURST + [429]
+        assert remaining == [2, 1, 0, 0]
+        for r in answers:
+            assert r.headers["x-ratelimit-limit-requests"] == str(BURST)
+        # Until full again: one token short after the first answer (2 s), three after the last.
+        first = parse_duration(answers[0].headers["x-ratelimit-reset-requests"])
+        last = parse_duration(answers[-1].headers["x-ratelimit-reset-requests"])
+        assert first == pytest.approx(1 / RATE, abs=0.1)
+        assert 2 / RATE < last <= BURST / RATE
+        assert "retry-after" in answers[-1].headers  # the 429 keeps its own header too
+
+
+def test_no_rate_limit_headers_by_default() -> None:
+    with gateway(rate_limit=(RATE, BURST)) as (_, client):
+        answer = client.get("/models")
+        assert answer.status_code == 200
+        assert not [h for h in answer.headers if "ratelimit" in h]

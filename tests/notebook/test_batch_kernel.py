@@ -177,7 +177,7 @@ def test_an_interrupted_batch_shows_its_table_and_the_same_cell_resumes_it(gatew
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 break
             messages.append(msg)
-        k.kc.get_shell_msg(timeout=30)
+        k.reply(msg_id)
         text = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
         (result,) = [m for m in messages if m["msg_type"] == "execute_result"]
         plain = result["content"]["data"]["text/plain"]

@@ -121,12 +121,45 @@ def test_requests_refused_for_the_same_excess_cut_the_pace_once():
 def test_successes_raise_the_pace_again_but_slowly():
     b, clock = learned()
     b.answered(go(b, clock), clock.now, {}, limited=True)  # a second 429: the limit is known
-    rate = b.rate
-    assert rate is not None
+    rate, hit = b.rate, b.snapshot()["hit"]
+    assert rate is not None and hit is not None
+    ceiling = max(rate, budget.HIT_MARGIN * hit)
     sent_times(b, clock, 20)
-    assert b.rate > rate
-    assert b.rate < 3 * rate  # additive increase, not a return to unpaced
+    assert rate <= b.rate <= ceiling  # back towards the limit, not past it
     assert b.learned
+    # Past it only after a long run without a 429 (the limit may have been raised), slowly.
+    sent_times(b, clock, budget.PROBE_AFTER - 20)
+    assert b.rate == pytest.approx(ceiling)
+    sent_times(b, clock, 40)
+    assert ceiling < b.rate < 1.5 * ceiling
+
+
+def test_a_429_while_requests_were_sparse_does_not_set_the_pace_to_the_demand():
+    # A notebook polling one job now and then meets a 429 (the relay's hiccup): the few requests
+    # that got through measure how often it asked, not what the gateway allows.
+    b, clock = learned()
+    sent_times(b, clock, 10)
+    busy = b.rate
+    assert busy is not None
+    for _ in range(6):  # one request every 2 s, far below the pace
+        clock.now += 2.0
+        b.answered(go(b, clock), clock.now, {})
+    clock.now += 2.0
+    b.answered(go(b, clock), clock.now, {}, limited=True)
+    assert b.snapshot()["hit"] is None  # no limit was measured
+    slowed = b.rate
+    assert slowed is not None and slowed > 1.0  # not the 0.5 a second it was asked for
+    sent_times(b, clock, 5)
+    assert b.rate > slowed + 2  # and it grows back quickly
+
+
+def test_late_turns_say_the_gateway_asked_to_wait_only_while_it_does():
+    b, clock = Budget(), Clock(budget.time.monotonic())
+    b.answered(None, clock.now, {"Retry-After": "30"}, limited=True)
+    assert "asked to wait" in b.why_late()
+    b2, clock2 = Budget(), Clock(budget.time.monotonic() - 100)
+    b2.answered(None, clock2.now, {"Retry-After": "30"}, limited=True)  # long over
+    assert "asked to wait" not in b2.why_late()
 
 
 def test_refusals_that_come_whatever_the_pace_do_not_sink_it():

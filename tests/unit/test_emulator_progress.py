@@ -7,9 +7,11 @@ import random
 
 import pytest
 
+from sora_nb.budget import parse_duration
 from sora_nb.emulator import EmulatorConfig
 from sora_nb.emulator.progress import CAP, PROFILES, Curve, make_curve
 from sora_nb.emulator.ratelimit import Limiter, TokenBucket
+from sora_nb.emulator.shapes.errors import go_duration
 
 BASE = 2.0  # job_seconds
 SEEDS = range(25)
@@ -135,8 +137,34 @@ def test_bucket_allows_a_burst_then_refills_at_the_rate():
 
 def test_limiter_keeps_one_bucket_per_key():
     limiter = Limiter()
-    assert limiter.take("sk-a", 1.0, 1, 0.0) == 0.0
-    assert limiter.take("sk-a", 1.0, 1, 0.1) == pytest.approx(0.9)
-    assert limiter.take("sk-b", 1.0, 1, 0.1) == 0.0  # another key, its own bucket
+    assert limiter.take("sk-a", 1.0, 1, 0.0) == (0.0, 0, 1.0)  # nothing left, full in 1 s
+    wait, left, refill = limiter.take("sk-a", 1.0, 1, 0.1)
+    assert (wait, left, refill) == (pytest.approx(0.9), 0, pytest.approx(0.9))
+    assert limiter.take("sk-b", 1.0, 1, 0.1)[0] == 0.0  # another key, its own bucket
     limiter.clear()
-    assert limiter.take("sk-a", 1.0, 1, 0.2) == 0.0
+    assert limiter.take("sk-a", 1.0, 1, 0.2)[0] == 0.0
+
+
+def test_the_bucket_says_what_is_left_and_when_it_is_full():
+    limiter = Limiter()
+    assert limiter.take("k", 2.0, 3, 0.0) == (0.0, 2, pytest.approx(0.5))
+    assert limiter.take("k", 2.0, 3, 0.0) == (0.0, 1, pytest.approx(1.0))
+    assert limiter.take("k", 2.0, 3, 0.25) == (0.0, 0, pytest.approx(1.25))  # 0.5 + 0.5 taken
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0.0, "0s"),
+        (0.02, "20ms"),
+        (0.4, "400ms"),
+        (1.0, "1s"),
+        (1.5, "1.5s"),
+        (360.0, "6m0s"),  # OpenAI's sample x-ratelimit-reset-tokens
+        (3723.5, "1h2m3.5s"),
+    ],
+)
+def test_reset_times_are_written_as_go_durations(seconds, text):
+    # Go's time.Duration.String, as OpenAI writes x-ratelimit-reset-*; and sora_nb reads them back.
+    assert go_duration(seconds) == text
+    assert parse_duration(text) == pytest.approx(seconds)

@@ -100,3 +100,39 @@ def rate_limited(rate: float, burst: int) -> dict[str, Any]:
         "rate_limit_error",
         "rate_limit_exceeded",
     )
+
+
+def go_duration(seconds: float) -> str:
+    """`seconds` as Go's `time.Duration.String` writes it, to the millisecond: "0s", "20ms",
+    "1.4s", "6m0s", "1h2m3.5s" (OpenAI's reset headers are written so)."""
+    ms = round(seconds * 1000)
+    if ms <= 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def ratelimit_headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
+    """OpenAI's request-limit headers, on every answer from a limited key.
+
+    OpenAI API guide "Rate limits", section "Rate limits in headers": `x-ratelimit-limit-requests`
+    (the requests permitted before the limit is exhausted), `x-ratelimit-remaining-requests` (a
+    whole number), `x-ratelimit-reset-requests` (the time until the limit "resets to its initial
+    state", a Go duration: sample values 60, 59, "1s"). A relay that forwards the upstream's
+    headers passes these on; new-api's and one-api's own limits send none (their
+    middleware/rate-limit.go), which is the emulator's default. The bucket's burst stands for the
+    limit and its refill for the reset.
+    """
+    return {
+        "x-ratelimit-limit-requests": str(limit),
+        "x-ratelimit-remaining-requests": str(max(0, remaining)),
+        "x-ratelimit-reset-requests": go_duration(reset),
+    }
