@@ -48,6 +48,7 @@ from .events import Failed, Finished, Progressed, RunEvent, Saved, Submitted, Su
 from .journal import BATCH_KEY, Entry
 from .models import Job
 from .prompts import (
+    FORMATS,
     OPTIONS,
     BatchError,
     Item,
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_JOBS",
     "DEFAULT_PARALLEL",
+    "FORMATS",
     "MAX_PARALLEL",
     "OPTIONS",
     "Batch",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -78,3 +79,10 @@ def run_client(request):
 
     runner.kind = request.param
     return runner
+
+
+def interruptible() -> None:
+    """``preexec_fn`` for a child the test stops with Ctrl-C (SIGINT). A shell starts background
+    jobs with SIGINT ignored, and children inherit that: a suite run with ``&`` would otherwise
+    send its Ctrl-C into a process that never sees it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

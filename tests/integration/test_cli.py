@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sora_nb.journal import Journal
-from tests.conftest import KEY
+from tests.conftest import KEY, interruptible
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -157,6 +157,7 @@ def test_ctrl_c_leaves_the_batch_resumable(emu, gateway_env, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

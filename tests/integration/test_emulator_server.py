@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from sora_nb.emulator import serve
+from tests.conftest import interruptible
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -107,6 +108,7 @@ def _start_cli(*args: str, env: dict[str, str] | None = None) -> tuple[subproces
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
         env=full_env,
     )
     assert proc.stdout is not None
