@@ -462,6 +462,28 @@ class Budget:
             if self._first is None:
                 self._first = now
 
+    def describe(self, now: float | None = None) -> str:
+        """The pace in a few words, for ``%sora_config``: "no limit met yet", or "paced at 1.9
+        requests a second, learned from 3 answers 429", and a block the gateway asked for."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if not self._learned:
+                return "no limit met yet"
+            refused = self.counts["limited"]
+            if refused:
+                source = f"{refused} answer{'s' if refused != 1 else ''} 429"
+            else:
+                source = "the gateway's rate-limit headers"
+            pace = (
+                "not paced"
+                if self._rate is None
+                else f"paced at {self._rate:.2g} requests a second"
+            )
+            text = f"{pace}, learned from {source}"
+            if self._blocked_until >= now + 1.0:
+                text += f"; every request held back {self._blocked_until - now:.0f} s more"
+            return text
+
     def why_late(self) -> str:
         with self._lock:
             rate = self._rate

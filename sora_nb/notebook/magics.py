@@ -572,6 +572,8 @@ class SoraMagics(Magics, SoraSettings):
         shown = balance_text(self.session, settings)
         if shown is not None:
             rows.insert(1, ("balance", shown))
+            # After the balance's own requests: what the gateway's answers taught the budget.
+            rows.insert(2, ("requests", self.session.client(settings).budget.describe()))
         if self.session.emulator is not None:
             rows.insert(0, ("gateway", "built-in emulator"))
         return ConfigView(rows)

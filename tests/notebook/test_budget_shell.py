@@ -4,6 +4,8 @@ times."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import sora_nb
@@ -27,6 +29,9 @@ def test_every_cell_and_a_script_client_share_the_budget_of_the_gateway_and_key(
     shared = sora_nb.Client(base_url=emu.base_url, api_key=KEY).budget  # a script's client
     sent, refused = shared.counts["sent"], shared.counts["limited"]
 
+    before = sora.ip.run_cell("%sora_config").result._repr_mimebundle_()["text/plain"]
+    assert re.search(r"^requests\s+no limit met yet$", before, re.M), before
+
     grid = cell(sora, "%%sora_video -n 3\na kite over the dunes")
     assert grid.success, grid.error_in_exec
     sora.ip.user_ns["prompts"] = ["a red kite", "a blue boat", "a green frog"]
@@ -42,3 +47,13 @@ def test_every_cell_and_a_script_client_share_the_budget_of_the_gateway_and_key(
     prompts = sorted(job.prompt for job in emu.jobs.values())
     assert len(prompts) == 6 and len(set(prompts)) == 4  # the grid's three share a prompt
     assert emu.counters["create"] - emu.counters_429["create"] == 6
+
+    # %sora_config says what the budget learned (its own billing requests included).
+    after = cell(sora, "%sora_config").result._repr_mimebundle_()["text/plain"]
+    total_429 = sum(emu.counters_429.values())
+    expected = (
+        rf"paced at [0-9.]+ requests a second, learned from {total_429} answers? 429"
+        if total_429
+        else "no limit met yet"
+    )
+    assert re.search(rf"^requests\s+{expected}", after, re.M), (after, emu.counters_429)

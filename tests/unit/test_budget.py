@@ -352,3 +352,28 @@ def test_the_board_pages_for_every_wait():
     assert board.pages() == 3
     assert board.missing({f"job{i}" for i in range(100)})
     assert not board.missing({f"job{i}" for i in range(250)})
+
+
+def test_the_pace_in_words_for_sora_config():
+    fresh = Budget()
+    assert fresh.describe(100.0) == "no limit met yet"
+    b, clock = learned()
+    assert b.describe(clock.now).startswith("paced at ")
+    assert b.describe(clock.now).endswith(", learned from 1 answer 429")
+    b.answered(None, clock.now, {"Retry-After": "20"}, limited=True)
+    text = b.describe(clock.now)
+    assert "learned from 2 answers 429; every request held back 20 s more" in text
+    told = Budget()
+    told.answered(
+        None,
+        5.0,
+        {
+            "x-ratelimit-limit-requests": "60",
+            "x-ratelimit-remaining-requests": "59",
+            "x-ratelimit-reset-requests": "1s",
+        },
+    )
+    assert (
+        told.describe(5.0)
+        == "paced at 1 requests a second, learned from the gateway's rate-limit headers"
+    )
