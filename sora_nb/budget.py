@@ -271,7 +271,8 @@ FIRST_FLOOR = 1.0
 DECREASE = 0.85
 CUT_SHARE = 0.9
 HIT_SHARE = 0.5
-# Requests went out at less than SATURATED of the pace: the accepted rate measures the demand.
+# No turn waiting and requests going out at less than SATURATED of the pace: the accepted rate
+# measures the demand, not the limit.
 SATURATED = 0.5
 # The floor: FLOOR_SHARE of the highest accepted rate measured at a 429, fading by e every
 # BEST_FADE seconds (so a limit that really fell is followed within minutes).
@@ -576,9 +577,11 @@ class Budget:
                 pace = self._rate
                 self._rate = max(MIN_RATE, pace * DECREASE)
                 self._hit = max(pace * HIT_SHARE, self._rate)
-            elif measured < SATURATED * self._rate:
-                # Fewer requests were asked for than the pace allowed (a notebook polling now
-                # and then): what got through measures the demand, not the gateway's limit.
+            elif not self._pending and measured < SATURATED * self._rate:
+                # No request was waiting for a turn, and fewer went out than the pace allowed
+                # (a notebook polling now and then): what got through measures the demand, not
+                # the gateway's limit. (A block after a Retry-After lowers the measure too, but
+                # then requests are waiting.)
                 # Slow down, and grow back quickly, as before any limit was measured.
                 self._rate = max(MIN_RATE, self._rate * DECREASE)
                 self._hit = None
