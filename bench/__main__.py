@@ -86,7 +86,7 @@ def render(results: dict[str, Any]) -> str:
         "## Command",
         "",
         "```sh",
-        "python -m bench                    # everything (about 17 minutes), rewrites this page",
+        "python -m bench                    # everything (about 40 minutes), rewrites this page",
         "python -m bench startup download   # some of them; the others keep their last figures",
         "python -m bench --quick            # smoke test, reduced sizes: bench/results/quick.json",
         "```",
