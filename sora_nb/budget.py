@@ -19,7 +19,9 @@ once, then a pace that grows half again with every answer, and is gone after a d
 batch started at once does not send every create into a limit it has not met yet. A 429 sets the
 pace below the rate the gateway was seen to accept (multiplicative decrease), blocks everyone
 until its ``Retry-After`` (or one turn, when it gives none); successes raise the pace again,
-quickly back to where the last 429 came and slowly beyond, by small steps. No 429 sets the
+quickly to just below the rate the last 429 measured, and past it only after a long run without
+a 429, by small steps. A 429 while requests were sparse and none waited measures the demand, not
+the limit: it only slows the pace a little. No 429 sets the
 pace below half the most the gateway was seen to accept lately (fading over minutes): a relay
 that refuses a share of requests whatever the pace (overload, or an injected fault) slows a
 batch down without sinking it. Where a relay sends rate-limit headers (:func:`read_limits`),
@@ -433,7 +435,7 @@ class Budget:
             left = self.delay(turn, now, deadline)
             if left is None:
                 self.release(turn)
-                raise Late(self.why_late())
+                raise Late(self.why_late(now))
             if left <= 0:
                 self.sent(turn, now)
                 return
@@ -463,10 +465,9 @@ class Budget:
             if self._first is None:
                 self._first = now
 
-    def describe(self, now: float | None = None) -> str:
+    def describe(self, now: float) -> str:
         """The pace in a few words, for ``%sora_config``: "no limit met yet", or "paced at 1.9
         requests a second, learned from 3 answers 429", and a block the gateway asked for."""
-        now = time.monotonic() if now is None else now
         with self._lock:
             if not self._learned:
                 return "no limit met yet"
@@ -485,13 +486,13 @@ class Budget:
                 text += f"; every request held back {self._blocked_until - now:.0f} s more"
             return text
 
-    def why_late(self) -> str:
+    def why_late(self, now: float) -> str:
         with self._lock:
             rate = self._rate
             blocked = self._blocked_until
         pace = f" (about {rate:.2g} requests a second)" if rate and self._learned else ""
         return f"the gateway's rate limit{pace} gives no turn in time" + (
-            "; it asked to wait" if blocked > time.monotonic() else ""
+            "; it asked to wait" if blocked > now else ""
         )
 
     # -- learning from answers --------------------------------------------------------------------

@@ -149,7 +149,7 @@ class _Transport(ClientCore):
             by = now + (self.stream_timeout if stream else self.timeout)
         turn = self.budget.reserve(now, by)
         if turn is None:
-            raise _Pacing.late(request, self.budget.why_late())
+            raise _Pacing.late(request, self.budget.why_late(now))
         return _Pacing(self, request, turn, by)
 
     def _failed(self, exc: httpx.HTTPError, request: HttpRequest) -> E.SoraError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -573,7 +574,8 @@ class SoraMagics(Magics, SoraSettings):
         if shown is not None:
             rows.insert(1, ("balance", shown))
             # After the balance's own requests: what the gateway's answers taught the budget.
-            rows.insert(2, ("requests", self.session.client(settings).budget.describe()))
+            budget = self.session.client(settings).budget
+            rows.insert(2, ("requests", budget.describe(time.monotonic())))
         if self.session.emulator is not None:
             rows.insert(0, ("gateway", "built-in emulator"))
         return ConfigView(rows)
