@@ -82,6 +82,11 @@ def _write_cache(result: ProbeResult) -> None:
         pass  # a read-only home: probing again next time is the only cost
 
 
+def forget_in_process() -> None:
+    """Forget what this process learned by probing (the cache file is left alone)."""
+    _MEMORY.clear()
+
+
 def cached(base_url: str) -> ProbeResult | None:
     found = _MEMORY.get(base_url)
     if found is None:

@@ -20,25 +20,71 @@ KEY = "sk-test-canary-5b0f9e2c7d41"  # a configured key that must never appear i
 os.environ.setdefault("SORA_NB_DATA_DIR", tempfile.mkdtemp(prefix="sora-nb-tests-"))
 
 
+# Files that take longest are handed to workers first, so short ones fill the gaps at the end
+# (xdist's loadfile hands out files in collection order): the browser, the tutorials (one
+# kernel each, cell after cell), kernels, the campaigns, then sockets, then pure code.
+LONGEST_FIRST = (
+    "tests/browser/",
+    "notebooks/",
+    "tests/notebook/",
+    "tests/reliability/",
+    "tests/integration/",
+    "tests/unit/",
+)
+# The slow tier: every test of these (a browser, a kernel, a campaign), and the integration
+# tests marked one by one. `pytest -m "not slow"` leaves the emulator and pure-code tests.
+SLOW_TIERS = LONGEST_FIRST[:4]
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers a core, at least 4 and at most 8. The tests mostly wait (on
+    emulated jobs, kernels, a browser), so more workers than cores keeps the cores busy."""
+    return min(8, max(4, 2 * (os.cpu_count() or 1)))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next(
+            (i for i, p in enumerate(LONGEST_FIRST) if path.startswith(p)), len(LONGEST_FIRST)
+        )
+
+    items.sort(key=rank)  # stable: each file's tests stay together and in order
+    for item in items:
+        if item.nodeid.startswith(SLOW_TIERS):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_budgets():
-    """Every test starts with no request budget learned: the process-wide registry would
-    otherwise carry one test's 429s into the next on the same address and key (emulator ports
-    are reused)."""
-    from sora_nb import budget
+    """Every test starts with no request budget learned and no probe remembered: the
+    process-wide registries would otherwise carry one test's 429s or probe into the next on the
+    same address and key (a module's tests share one emulator, and ports are reused)."""
+    from sora_nb import budget, probing
 
     budget.clear()
+    probing.forget_in_process()
     yield
     budget.clear()
+    probing.forget_in_process()
+
+
+@pytest.fixture(scope="module")
+def _module_emu():
+    from sora_nb.emulator import serve
+
+    with serve(job_seconds=0.1, concurrency=8, seed=7, api_key=KEY) as emulator:
+        yield emulator
 
 
 @pytest.fixture
-def emu():
-    """A fresh emulator (fast jobs) requiring ``KEY``."""
-    from sora_nb.emulator import serve
-
-    with serve(job_seconds=0.4, concurrency=8, seed=7, api_key=KEY) as emulator:
-        yield emulator
+def emu(_module_emu):
+    """An emulator (fast jobs) requiring ``KEY``, as fresh as a new one but for its port: one
+    running emulator per test module, reset before each test (knobs, jobs, ids, faults,
+    counters, logs, rate-limit buckets)."""
+    _module_emu.reset()
+    yield _module_emu
+    _module_emu.reset()
 
 
 async def maybe(value: Any) -> Any:

@@ -40,11 +40,9 @@ class EmulatorState:
     def __init__(
         self, config: EmulatorConfig | None = None, faults: Iterable[Fault] | None = None
     ) -> None:
-        self._config = config or EmulatorConfig()
-        seed = self._config.seed
-        rng = random.Random(f"sora-emulator-faults:{seed}") if seed is not None else random.Random()
-        self._faults = FaultSet(faults, rng)
-        self.store = JobStore(Ids(seed), lambda: self._config)
+        self._config = self._started_with = config or EmulatorConfig()
+        self._faults = _fault_set(faults, self._config.seed)
+        self.store = JobStore(Ids(self._config.seed), lambda: self._config)
         self._lock = threading.Lock()
         self._counters = dict.fromkeys(COUNTER_KINDS, 0)
         self._counters_429 = dict.fromkeys(COUNTER_KINDS, 0)
@@ -79,6 +77,21 @@ class EmulatorState:
             self.store.tick()
         if "rate_limit" in changes:
             self._limiter.clear()
+
+    def reset(self) -> None:
+        """Back to the state it started in, without restarting its servers: the knobs it was
+        started with, no jobs (ids drawn from the seed again, rendered files removed), no
+        faults, zero counters, empty request logs, full rate-limit buckets. Tests that share
+        one running emulator call it between tests; a request in flight meanwhile may see
+        either state."""
+        old = self.store
+        with old.lock:
+            self._config = self._started_with
+            self._faults = _fault_set((), self._config.seed)
+            self.store = JobStore(Ids(self._config.seed), lambda: self._config)
+        old.close()
+        self._limiter.clear()
+        self.reset_counters()
 
     # --- observation ---
     @property
@@ -172,3 +185,9 @@ class EmulatorState:
 
     def pick_fault(self, kind: str) -> Fault | None:
         return self._faults.pick(kind)
+
+
+def _fault_set(faults: Iterable[Fault] | None, seed: int | None) -> FaultSet:
+    """Faults drawn by chance (``probability``) are drawn from the seed, when there is one."""
+    rng = random.Random(f"sora-emulator-faults:{seed}") if seed is not None else random.Random()
+    return FaultSet(faults, rng)

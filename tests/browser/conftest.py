@@ -6,7 +6,8 @@
 - ``browser`` (session) / ``page`` (function): headless Chromium (the system build, never a
   downloaded one). ``page_log`` holds the page's console messages, page errors and dialogs; when
   a test fails, a full-page screenshot, the console log, the page's HTML and the server's log are
-  saved under ``tests/browser/artifacts/<test name>/``.
+  saved under ``$SORA_NB_TEST_ARTIFACTS/<test name>/`` (default: ``sora_nb-test-artifacts`` in
+  the system's temporary folder), never in the checkout.
 - Helpers: :func:`write_notebook`, :func:`run_cell`, :func:`run_all`, :func:`wait_cell_done`,
   :func:`cell_state`, :func:`wait_for_video`.
 
@@ -37,6 +38,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -48,7 +50,12 @@ from urllib.parse import quote
 
 import pytest
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
+# Screenshots and logs of failed browser tests (and the panel's picture for the README), outside
+# the checkout: the test run writes nothing into it. Set the variable to keep them elsewhere.
+ARTIFACTS_ENV = "SORA_NB_TEST_ARTIFACTS"
+ARTIFACTS = Path(
+    os.environ.get(ARTIFACTS_ENV) or Path(tempfile.gettempdir()) / "sora_nb-test-artifacts"
+)
 
 # Set to use another Chromium binary than the system one.
 CHROMIUM_ENV = "SORA_NB_CHROMIUM"

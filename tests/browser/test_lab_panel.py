@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import cell, cell_state, run_cell, wait_cell_done, write_notebook
+from tests.browser.conftest import (
+    ARTIFACTS,
+    cell,
+    cell_state,
+    run_cell,
+    wait_cell_done,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.timeout(150)
-
-ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 def _bar_width(panel) -> float | None:
@@ -89,7 +93,7 @@ def test_panel_generates_in_the_background_and_plays(lab, page, page_log):
     assert props["after"] > props["before"], props
     assert not page_log.errors, page_log.errors
 
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     panel.screenshot(path=str(ARTIFACTS / "panel-finished.png"))
 
 

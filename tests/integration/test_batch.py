@@ -89,6 +89,7 @@ def test_each_job_is_made_once_and_a_second_run_sends_nothing(emu, journal, tmp_
     assert sum(emu.counters.values()) == sent  # nothing at all was sent
 
 
+@pytest.mark.slow
 def test_an_interrupted_batch_is_resumed_and_nothing_made_twice(emu, journal, tmp_path):
     emu.set(job_seconds=3.0)  # the first two are still rendering when the run is cancelled
     out = tmp_path / "videos"

@@ -16,7 +16,7 @@ import pytest
 from sora_nb.journal import Journal
 from tests.conftest import KEY, interruptible
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]  # subprocesses, real signals
 
 JSONL = (
     '{"prompt": "a red kite", "duration": 15}\n'

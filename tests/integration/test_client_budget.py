@@ -31,6 +31,7 @@ async def gather_videos(base_url: str, n: int, out_dir: Any = None, **kw: Any) -
         return await asyncio.gather(*(client.run_video(p, out_dir=out_dir) for p in prepared))
 
 
+@pytest.mark.slow
 def test_many_jobs_at_once_wait_their_turn_and_every_one_is_made_once(tmp_path):
     jobs = 12
     with serve(
@@ -55,6 +56,7 @@ def test_many_jobs_at_once_wait_their_turn_and_every_one_is_made_once(tmp_path):
     assert refused < requests / 4
 
 
+@pytest.mark.slow
 def test_a_relay_that_sends_rate_limit_headers_sets_the_pace_before_any_429(tmp_path):
     # OpenAI's x-ratelimit-*-requests on every answer (a relay forwarding OpenAI's own), no
     # Retry-After: the pace comes from the first answer's figures, not from refusals.

@@ -9,6 +9,7 @@ from sora_nb.journal import Journal
 from tests.conftest import maybe
 
 
+@pytest.mark.slow
 def test_jobs_are_journaled_before_waiting_then_followed(emu, run_client, tmp_path):
     journal = Journal(tmp_path / "jobs.sqlite3")
     emu.set(job_seconds=1.0)

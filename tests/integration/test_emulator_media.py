@@ -110,6 +110,7 @@ def test_mp4_has_one_aac_lc_track_as_long_as_the_video(
     assert_sound_all_along(probe_audio(data), video.frames / video.fps)
 
 
+@pytest.mark.slow
 def test_longest_unified_video_has_sound_to_its_end(emu: Emulator) -> None:
     body = unified_body(model="sora-2-pro", orientation="landscape", size="large", duration=25)
     with httpx.Client(base_url=emu.base_url) as c:

@@ -136,6 +136,7 @@ def test_command_line_serves_until_ctrl_c() -> None:
     assert _refused(_port(base_url))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
 def test_one_gib_padding_streams_with_flat_memory() -> None:
     gib = 1 << 30
@@ -177,3 +178,25 @@ def test_command_line_says_when_it_listens_beyond_loopback() -> None:
     quiet.send_signal(signal.SIGINT)
     _, err = quiet.communicate(timeout=30)
     assert "reachable from other machines" not in err
+
+
+def test_reset_gives_a_fresh_emulators_state_on_the_same_port() -> None:
+    from sora_nb.emulator import Fault
+    from tests.emulator_fixtures import unified_body
+
+    body = unified_body()
+    with serve(job_seconds=0.05, seed=3) as emu:
+        first = httpx.post(f"{emu.base_url}/video/create", json=body).json()["id"]
+        emu.set(job_seconds=5.0)
+        emu.add_fault(Fault(kind="create", action="status", status=503, times=5))
+        assert httpx.post(f"{emu.base_url}/video/create", json=body).status_code == 503
+        folder = emu.store.dir
+        assert emu.counters["create"] == 2 and len(emu.jobs) == 1 and emu.faults
+
+        emu.reset()
+        assert emu.counters["create"] == 0 and not emu.requests and not emu.faults
+        assert len(emu.jobs) == 0 and emu.config.job_seconds == 0.05
+        assert not folder.exists()  # the first job's rendered files are gone
+        again = httpx.post(f"{emu.base_url}/video/create", json=body).json()["id"]
+        assert again == first  # ids are drawn from the seed again
+        assert emu.counters["create"] == 1 and len(emu.jobs) == 1

@@ -45,6 +45,7 @@ def _clean(request: pytest.FixtureRequest) -> None:
         e.reset_counters()
 
 
+@pytest.mark.slow
 def test_progress_in_reasoning_content_then_html_fence(emu: Emulator) -> None:
     sse = parse_sse(stream(emu, "a lighthouse at dusk"))
     assert sse.done and sse.after_done == [] and sse.comments == []
