@@ -24,11 +24,12 @@ evenly over a window and interleaved across strategies and durations (job i of e
 created within a fraction of a second of the others). Strategies: sora_nb
 (`AsyncClient(dialect="unified").create_video(…)` then `.wait(job)`, default settings:
 `poll_interval` 1 s, `max_poll_interval` 30 s), and a plain httpx loop that asks at once after
-the create and then every 1 s (the openai package's default), 3 s (seed 003's sample) or 10 s
-(seed 001's advice). A fixed poller's grid is anchored at its create, so with render times that
-are exact multiples of its interval every job would end right on a poll; to make the phase
-between poll and finish vary as it does against a real gateway, job i of every strategy renders
-for D + δᵢ, the δᵢ spread evenly over ±min(5 s, D/4), the same δᵢ for every strategy.
+the create and then every 1 s (the openai package's default), 3 s (the st-ai gateway docs'
+sample) or 10 s (the xiaojingai guide's advice). A fixed poller's grid is anchored at its create,
+so with render times that are exact multiples of its interval every job would end right on a
+poll; to make the phase between poll and finish vary as it does against a real gateway, job i of
+every strategy renders for D + δᵢ, the δᵢ spread evenly over ±min(5 s, D/4), the same δᵢ for
+every strategy.
 The finish time is the emulator's own: `emu.jobs[id]` (`JobInfo`) carries no timestamp, so it is
 read from the scheduler's record (`emu.store.get(id).end`, `time.monotonic()` of this process),
 and checked against created + render time (nothing queued). Delay = the moment the client had

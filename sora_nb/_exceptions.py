@@ -1,7 +1,8 @@
 """sora_nb's error tree.
 
 Every failure a user can meet is one of these; transport and gateway errors are translated into
-them in exactly one place (``sora_nb._errors.translate``)::
+them in exactly one module, ``sora_nb._errors`` (``from_reply`` for an HTTP error answer,
+``from_transport`` for a failure with no answer)::
 
     SoraError
     ├── ConfigError             bad or missing configuration (base URL, dialect, key)
@@ -25,7 +26,7 @@ them in exactly one place (``sora_nb._errors.translate``)::
     └── PollTimeout             the deadline passed before the job finished; carries the job id
 
 Messages are one line, name the status code and the gateway's own words, and never contain the
-API key (``_errors.scrub`` removes it from anything a gateway sends back).
+API key (``sora_nb._secret.scrub`` removes it from anything a gateway sends back).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """One request budget per gateway and key, shared by everything in the process that uses them.
 
-Relays limit requests per key (PROTOCOLS.md, "Rate limits"). Many jobs started at once (``-n 8``,
+Relays limit requests per key (new-api's ``middleware/rate-limit.go``; OpenAI's "Rate limits"
+guide, https://platform.openai.com/docs/guides/rate-limits). Many jobs started at once (``-n 8``,
 a batch, an ``asyncio.gather``) that each back off on their own still send most of their creates
 into the limit. A :class:`Budget` paces every request to one gateway with one key instead: the
 cells of a kernel, the panel, background jobs and a script's clients all draw their turns from

@@ -89,7 +89,7 @@ class RuleFamily:
 
 
 _FAMILIES: dict[str, RuleFamily] = {
-    # The unified relays reject a create missing any field (seed 000), so defaults are sent.
+    # The unified relays reject a create missing any field (6ai.chat docs), so defaults are sent.
     "unified": RuleFamily(
         pixel_sizes=False,
         fallback=ModelRules(sizes=("small",), durations=(10,)),

@@ -521,8 +521,9 @@ def completion_state(body: Any) -> ChatStreamState:
 
 
 class ChatDialect(Dialect):
-    """``/chat/completions`` with a video model (seeds 000, 002, 003): the job is one streamed
-    answer whose text carries the task id, the progress and, at the end, the link
+    """``/chat/completions`` with a video model (as the 6ai.chat, winfull and st-ai relays document
+    it: api.6ai.chat, api.winfull.cloud-ip.cc, api.sora2.pub): the job is one streamed answer whose
+    text carries the task id, the progress and, at the end, the link
     (:meth:`ChatStreamState.job` reads it). No status route; only a prompt is sent."""
 
     name = "chat"

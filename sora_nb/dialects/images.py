@@ -1,4 +1,7 @@
-"""POST /images/generations (seed 003). Pure."""
+"""POST /images/generations (OpenAI's Images API; the st-ai gateway's API docs). Pure.
+
+Sources: https://platform.openai.com/docs/api-reference/images/create and api.sora2.pub.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""Dialect ``openai``: /videos, as OpenAI's Videos API and the st-ai gateway (seed 003) speak it.
+"""Dialect ``openai``: /videos, as OpenAI's Videos API and the st-ai gateway speak it.
 
-Pure. Creates are multipart when a local reference image is sent, JSON otherwise.
+Pure. Creates are multipart when a local reference image is sent, JSON otherwise. Sources: OpenAI's
+Videos API reference (https://platform.openai.com/docs/api-reference/videos), the ``openai``
+package (``src/openai/resources/videos.py`` in openai/openai-python), and the st-ai gateway's API
+docs (api.sora2.pub).
 """
 
 from __future__ import annotations
@@ -163,8 +166,8 @@ def parse_list(body: Any) -> tuple[list[Job], str | None]:
 
 
 class OpenAIDialect(Dialect):
-    """``/videos`` (OpenAI's Videos API; seed 003's st-ai gateway): poll, content, list, delete,
-    remix; one reference image, uploaded as a file (multipart) or sent as a URL."""
+    """``/videos`` (OpenAI's Videos API; the st-ai gateway's, api.sora2.pub): poll, content, list,
+    delete, remix; one reference image, uploaded as a file (multipart) or sent as a URL."""
 
     name = NAME
     rules = "openai"
@@ -177,7 +180,7 @@ class OpenAIDialect(Dialect):
         images=("file", "url"),
         max_images=1,
     )
-    description = "POST/GET /videos, /videos/{id}/content (OpenAI's Videos API, seed 003)"
+    description = "POST/GET /videos, /videos/{id}/content (OpenAI's Videos API, st-ai gateway)"
     json_only = False
 
     def build_create(self, request: VideoRequest, images: Sequence[ImageRef] = ()) -> HttpRequest:

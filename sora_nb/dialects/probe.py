@@ -21,9 +21,9 @@ from ._dialect import Dialect
 __all__ = ["PREFERENCE", "PROBE_ID", "classify", "probes"]
 
 PROBE_ID = "sora-nb-probe"
-# When a relay serves several families, the one a video is made through by default: the seeds'
-# relays' own family first (what their users' docs describe), then OpenAI's routes, new-api's
-# task routes, and chat (one long stream) last.
+# When a relay serves several families, the one a video is made through by default: the unified
+# family first (what the 6ai.chat and xiaojingai relay docs describe), then OpenAI's routes,
+# new-api's task routes, and chat (one long stream) last.
 PREFERENCE = ("unified", "openai", "newapi")
 _ROUTE_MISSING = ("invalid url", "no route", "unknown route", "route not found", "cannot get")
 

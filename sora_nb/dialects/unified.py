@@ -1,4 +1,9 @@
-"""Dialect ``unified``: POST /video/create and GET /video/query (seeds 000 and 001). Pure."""
+"""Dialect ``unified``: POST /video/create and GET /video/query. Pure.
+
+Sources: the 6ai.chat relay's API docs (api.6ai.chat) and the xiaojingai relay's Sora-2
+integration guide (open.xiaojingai.com) for the create; for the query route and its
+``detail.pending_info`` answer, the relays that publish /v1/video/query (e.g. the 6ai.chat docs).
+"""
 
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ def parse_job(
     if not isinstance(body, Mapping):
         raise ProtocolError("the video answer is not a JSON object")
     if "choices" in body and "status" not in body:
-        # Seed 000's second shape: a chat completion whose text carries the task.
+        # The 6ai.chat docs' second shape: a chat completion whose text carries the task.
         state = chat.completion_state(body)
         state.done = False  # the text describes a job that is still running unless it links
         state.finish_reason = None
@@ -106,13 +111,13 @@ def parse_job(
 
 
 class UnifiedDialect(Dialect):
-    """``/video/create`` + ``/video/query?id=`` (seeds 000, 001): poll only; images as URLs (local
-    files inline as data URLs)."""
+    """``/video/create`` + ``/video/query?id=`` (the 6ai.chat and xiaojingai relays): poll only;
+    images as URLs (local files inline as data URLs)."""
 
     name = NAME
     rules = "unified"
     abilities = Abilities(poll=True, images=("url", "data_url"))
-    description = "POST /video/create, GET /video/query?id= (seeds 000, 001)"
+    description = "POST /video/create, GET /video/query?id= (6ai.chat, xiaojingai relays)"
 
     def build_create(self, request: VideoRequest, images: Sequence[ImageRef] = ()) -> HttpRequest:
         return build_create(request, images)

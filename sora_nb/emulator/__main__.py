@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         "--chat-flavor",
         choices=("default", "sora2api"),
         default="default",
-        help="video chat streams as the seed relays word them, or as the sora2api bridge does",
+        help="video chat streams in the relays' own wording, or as the sora2api bridge does",
     )
     parser.add_argument(
         "--newapi-legacy-link",

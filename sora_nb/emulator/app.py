@@ -1,4 +1,4 @@
-"""The two ASGI apps: the gateway origin (every dialect of PROTOCOLS.md) and the CDN origin,
+"""The two ASGI apps: the gateway origin (every dialect sora_nb speaks) and the CDN origin,
 each a Starlette app behind the fault-injecting front."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The text a chat relay streams while it renders a video, and replies of ordinary chat models.
 
-The default ("zh") video template follows one relay family (PROTOCOLS.md, dialect `chat`):
+The default ("zh") video template follows one relay family (video models on /chat/completions,
+as the 6ai.chat and winfull relays document them: api.6ai.chat, api.winfull.cloud-ip.cc):
 
     ```json
     {"prompt": "…", "orientation": "portrait"}

@@ -23,7 +23,8 @@ class RateLimit(NamedTuple):
 
 
 def _unified_models() -> dict[str, dict[str, tuple]]:
-    # PROTOCOLS.md, dialect `unified` (seeds 000, 001): sizes and durations per model.
+    # Sizes and durations per model: the 6ai.chat and xiaojingai relay docs, plus the longer
+    # clips some relays add (sora-2 15 s, sora-2-pro 25 s).
     return {
         "sora-2": {"sizes": ("small", "large"), "durations": (10, 15)},
         "sora-2-pro": {"sizes": ("large",), "durations": (15, 25)},
@@ -42,7 +43,7 @@ def _openai_models() -> dict[str, dict[str, tuple]]:
 
 
 def _image_models() -> dict[str, dict[str, Any]]:
-    # OpenAI's Images API limits, as the relays of seed 003 pass them through.
+    # OpenAI's Images API limits, as relays such as the st-ai gateway pass them through.
     return {
         "dall-e-3": {"sizes": ("1024x1024", "1792x1024", "1024x1792"), "max_n": 1},
         "dall-e-2": {"sizes": ("256x256", "512x512", "1024x1024"), "max_n": 10},
@@ -62,7 +63,7 @@ class EmulatorConfig:
     poll_hint_ms: int | None = None  # `openai-poll-after-ms` on GET /v1/videos/{id}
     video_padding: int = 0  # bytes of a trailing `free` box appended to every served mp4
     content_redirect: bool = False  # /v1/videos/{id}/content answers 302 to the CDN
-    unified_answer: str = "task"  # "chat": /v1/video/create answers a chat.completion (seed 000)
+    unified_answer: str = "task"  # "chat": /v1/video/create answers a chat.completion (6ai.chat)
     # "alt": another relay's query answer: words queued/in_progress, top-level `progress` 0..100,
     # no pending_info, `status_update_time` in seconds, `error` as an object.
     unified_variant: str = "default"
@@ -71,7 +72,7 @@ class EmulatorConfig:
     chat_chunks: int | None = None  # ordinary models: split the reply into N chunks (None: words)
     chat_chunk_delay: float = 0.0  # seconds between chunks of ordinary chat replies
     chat_keepalive_seconds: float = 2.0  # SSE comment lines while a video renders
-    chat_template: str = "zh"  # wording of video chat text: "zh" (seed relays) or "en" (+usage)
+    chat_template: str = "zh"  # wording of video chat text: "zh" (the relays' own) or "en" (+usage)
     chat_video_models: tuple[str, ...] = ()  # chat models that render video (besides "sora*")
     unified_models: dict[str, dict[str, tuple]] = field(default_factory=_unified_models)
     openai_models: dict[str, dict[str, tuple]] = field(default_factory=_openai_models)
@@ -93,7 +94,7 @@ class EmulatorConfig:
     # `metadata.url`, `model` "" for kling, status "unknown" until started; list and delete
     # unrouted; unknown ids 400 `task_not_exist`; /content as new-api's proxy).
     videos_flavor: str = "openai"
-    # Video models on /v1/chat/completions: "default" (the seed relays' text) or "sora2api"
+    # Video models on /v1/chat/completions: "default" (the relays' Chinese text) or "sora2api"
     # (reasoning_content progress, an html <video> fence, finish_reason "STOP").
     chat_flavor: str = "default"
     sora2api_failure: str = "text"  # "text": `❌ 生成失败: …`; "error": a bare {"error": …} event

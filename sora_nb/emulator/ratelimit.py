@@ -1,5 +1,6 @@
-"""Per-key token buckets: the request limits relays put on each API key (PROTOCOLS.md, "Rate
-limits": per key or per user, answered with 429, with or without `Retry-After`).
+"""Per-key token buckets: the request limits relays put on each API key (per key or per user,
+answered with 429, with or without `Retry-After`: new-api's `middleware/rate-limit.go` in
+QuantumNous/new-api; OpenAI's guide, https://platform.openai.com/docs/guides/rate-limits).
 
 Pure arithmetic on a clock the caller passes in; `Limiter` adds the per-key table and a lock.
 """

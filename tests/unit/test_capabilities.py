@@ -335,7 +335,7 @@ def test_chat_dialect_takes_prompt_and_images_only(fields, named):
 
 
 def test_chat_dialect_takes_reference_images():
-    # As image_url content parts (seed 003's multimodal messages).
+    # As image_url content parts (the st-ai docs' multimodal messages).
     request = req(images=("https://x/in.png",))
     assert validate_video_request(request, "chat").images == ("https://x/in.png",)
 

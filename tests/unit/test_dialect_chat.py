@@ -16,7 +16,8 @@ from sora_nb.dialects.chat import (
     parse_chat_completion,
 )
 
-# The stream template from PROTOCOLS.md, verbatim (ellipses and all).
+# The stream template one relay family sends for a video model on /chat/completions (the chat
+# dialect of the 6ai.chat and winfull relay docs), verbatim (ellipses and all).
 TEMPLATE = """```json
 {"prompt": "…", "orientation": "portrait"}
 ```
@@ -118,7 +119,7 @@ def stream(pieces, *, finish=True, done=True):
 # --- build ----------------------------------------------------------------------------------
 
 
-def test_build_chat_seed_000():
+def test_build_chat_as_the_6ai_docs_show():
     messages = [{"role": "user", "content": "an astronaut golden retriever named Sora"}]
     http = chat.build_chat(
         messages,
@@ -456,7 +457,7 @@ SEED_003_COMPLETION = {
 }
 
 
-def test_parse_chat_completion_seed_003():
+def test_parse_chat_completion_as_the_stai_docs_show():
     event = parse_chat_completion(SEED_003_COMPLETION)
     assert event.text == "\n\nHello there, how may I assist you today?"
     assert event.full_text == event.text
@@ -671,8 +672,9 @@ def test_links_in_html_source_tags_and_fences_count_progress_in_fences_does_not(
 
 
 def test_video_through_chat_sends_images_as_content_parts():
-    # Seed 003's multimodal messages: {"type": "image_url", "image_url": {"url", …}}. Local files
-    # go as data URLs (TheSmallHanCat/sora2api src/api/routes.py reads only "data:image" URLs).
+    # The st-ai docs' multimodal messages: {"type": "image_url", "image_url": {"url", …}}. Local
+    # files go as data URLs (TheSmallHanCat/sora2api src/api/routes.py reads only "data:image"
+    # URLs).
     from sora_nb.dialects import ImageFile
     from sora_nb.dialects.chat import CHAT
     from sora_nb.models import VideoRequest

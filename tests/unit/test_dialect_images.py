@@ -17,7 +17,7 @@ def test_build_generate_minimal():
     assert http.json == {"prompt": "a cat", "n": 1}
 
 
-def test_build_generate_seed_003_fields():
+def test_build_generate_with_the_stai_docs_fields():
     http = images.build_generate(
         "a cat",
         model="dall-e-3",

@@ -1,4 +1,4 @@
-"""Dialect openai: /videos as OpenAI's Videos API and the st-ai gateway (seed 003) speak it."""
+"""Dialect openai: /videos as OpenAI's Videos API and the st-ai gateway (api.sora2.pub) speak it."""
 
 from __future__ import annotations
 
@@ -232,7 +232,7 @@ def test_parse_openai_progress_forced_to_100_when_completed():
     assert job.progress == 100.0
 
 
-# --- parse: st-ai (seed 003) ----------------------------------------------------------------
+# --- parse: st-ai (the st-ai gateway's API docs, api.sora2.pub) -----------------------------
 
 
 def test_parse_st_ai_create_answer():

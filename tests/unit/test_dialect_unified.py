@@ -1,4 +1,4 @@
-"""Dialect unified: /video/create and /video/query, every answer shape in PROTOCOLS.md."""
+"""Dialect unified: /video/create and /video/query, every answer shape the relays document."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def request(**kw):
 # --- build ----------------------------------------------------------------------------------
 
 
-def test_create_body_has_every_field_seed_000():
+def test_create_body_has_every_field_the_6ai_docs_name():
     http = unified.build_create(request(images=(IMAGE_URL,)), [IMAGE_URL])
     assert (http.method, http.path, http.kind) == ("POST", "video/create", "create")
     assert http.creates
@@ -51,7 +51,7 @@ def test_create_text_to_video_sends_empty_images_and_int_duration():
     assert http.json["images"] == []
     assert http.json["duration"] == 15
     assert type(http.json["duration"]) is int
-    # The body serialises the way seed 000's curl example does.
+    # The body serialises the way the 6ai.chat docs' curl example does.
     assert json.loads(json.dumps(http.json)) == {
         "images": [],
         "model": "sora-2-pro",
@@ -88,7 +88,7 @@ def test_query_puts_id_with_colon_in_params():
     assert not http.creates
 
 
-# --- parse: answers from PROTOCOLS.md and the seeds ----------------------------------------
+# --- parse: answers from the 6ai.chat and xiaojingai docs and other /video/query relays ----
 
 CREATE_ANSWER = {
     "id": "sora-2:task_01k6x15vhrff09dkkqjrzwhm60",
@@ -258,7 +258,7 @@ def test_parse_task_id_and_detail_status():
     assert job.status == "completed"
 
 
-def test_parse_seed_000_chat_like_answer():
+def test_parse_the_6ai_docs_chat_like_answer():
     job = unified.parse_job(SEED_000_CHAT_LIKE, prompt="make animate", model="sora-2")
     assert job.id == "chatcmpl-123"
     assert job.dialect == "unified"

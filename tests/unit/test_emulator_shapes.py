@@ -1,7 +1,7 @@
 """The emulator's answers as pure functions of a job's values, without a server.
 
-Fields are those PROTOCOLS.md and the seeds name; the wire tests over sockets are in
-tests/integration/test_emulator_shapes.py.
+Fields are those the relays' public docs (6ai.chat, xiaojingai, winfull, st-ai) and OpenAI's API
+reference name; the wire tests over sockets are in tests/integration/test_emulator_shapes.py.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sora_nb.emulator.shapes import (
 from sora_nb.emulator.shapes.links import media_url
 
 CDN = "http://127.0.0.1:9999"
-CREATED = 1759763427.208  # wall-clock seconds (seed 000's status_update_time, in seconds)
+CREATED = 1759763427.208  # wall-clock seconds (6ai.chat docs' status_update_time, in seconds)
 
 
 def view(**changes: Any) -> JobView:
@@ -83,7 +83,7 @@ def test_media_url_is_a_dated_cdn_path():
     assert url == "http://127.0.0.1:9999/cdn/20251006/abc.mp4"
 
 
-# --- unified (seed 000, PROTOCOLS.md "Dialect unified") ----------------------------------------
+# --- unified (6ai.chat docs; relays that publish /v1/video/query) ------------------------------
 
 
 def test_unified_create_answer_is_id_pending_and_milliseconds():
@@ -170,7 +170,7 @@ def test_unified_alt_variant_top_level_progress_seconds_and_error_object():
     assert broken["error"] == {"code": "generation_failed", "message": "boom"}
 
 
-# --- openai (OpenAI's Videos API, PROTOCOLS.md "Dialect openai") --------------------------------
+# --- openai (OpenAI's Videos API reference, openai-python's videos.py) --------------------------
 
 VIDEO_FIELDS = {
     "id",
@@ -264,7 +264,7 @@ def test_openai_list_page_and_deleted():
     }
 
 
-# --- st-ai (seed 003) ---------------------------------------------------------------------------
+# --- st-ai (the st-ai gateway's API docs, api.sora2.pub) ----------------------------------------
 
 
 def stai_view(**changes: Any) -> JobView:
@@ -316,7 +316,7 @@ def test_stai_failed_task_has_error():
     assert "completed_at" not in obj
 
 
-# --- chat (seeds 000, 003; PROTOCOLS.md "Dialect chat") -----------------------------------------
+# --- chat (6ai.chat, winfull and st-ai relay docs) ----------------------------------------------
 
 
 def test_chat_completion_has_message_and_usage():
@@ -395,7 +395,7 @@ def test_video_progress_text_failure_and_deletion():
     assert "生成中" not in "".join(deleted)
 
 
-# --- images (seed 003) --------------------------------------------------------------------------
+# --- images (OpenAI's Images API; the st-ai docs) -----------------------------------------------
 
 
 def test_images_answer_with_url_and_b64_items():

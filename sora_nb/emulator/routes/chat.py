@@ -1,7 +1,8 @@
 """POST /v1/chat/completions: video models render while the answer streams their progress as
-text (PROTOCOLS.md, dialect `chat`; seeds 000, 002, 003), or as a Sora bridge streams it
-(`chat_flavor="sora2api"`, `..shapes.sora2api`); other models give ordinary replies, forced tool
-calls, and streams with optional usage (seed 003, OpenAI's chat API)."""
+text (as the 6ai.chat, winfull and st-ai relays document it: api.6ai.chat,
+api.winfull.cloud-ip.cc, api.sora2.pub), or as a Sora bridge streams it (`chat_flavor="sora2api"`,
+`..shapes.sora2api`); other models give ordinary replies, forced tool calls, and streams with
+optional usage (the st-ai docs, OpenAI's chat API)."""
 
 from __future__ import annotations
 

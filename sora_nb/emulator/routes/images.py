@@ -1,4 +1,7 @@
-"""POST /v1/images/generations (seed 003; OpenAI's Images API): PNGs rendered per request."""
+"""POST /v1/images/generations (OpenAI's Images API; the st-ai docs): PNGs rendered per request.
+
+Sources: https://platform.openai.com/docs/api-reference/images/create and api.sora2.pub.
+"""
 
 from __future__ import annotations
 

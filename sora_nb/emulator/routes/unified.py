@@ -1,4 +1,8 @@
-"""POST /v1/video/create and GET /v1/video/query (PROTOCOLS.md, dialect `unified`; seed 000)."""
+"""POST /v1/video/create and GET /v1/video/query.
+
+Sources: the 6ai.chat relay's API docs (api.6ai.chat), and for the query the relays that publish
+/v1/video/query.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from .inputs import json_body, number, unified_dims
 
 __all__ = ["UnifiedRoutes"]
 
-# Seed 000 marks every field required, `images: []` included for text-to-video.
+# The 6ai.chat docs mark every field required, `images: []` included for text-to-video.
 REQUIRED = ("images", "model", "orientation", "prompt", "size", "duration")
 
 
@@ -86,7 +90,8 @@ class UnifiedRoutes:
             fail_reason=context(request).fail_reason,
         )
         if cfg.unified_answer == "chat":
-            # Seed 000's second shape: the relay waits for the video, answers a chat completion.
+            # The 6ai.chat docs' second shape: the relay waits for the video, answers a chat
+            # completion.
             chat_id = store.ids.chat()
             text = await video_text(state, job, task_id=job.id)
             return JSONResponse(

@@ -1,5 +1,5 @@
 """The /v1/videos routes: OpenAI's Videos API, and on the same paths the st-ai gateway's
-variant (seed 003), told apart by the fields of the create request; with
+variant (its API docs, api.sora2.pub), told apart by the fields of the create request; with
 `videos_flavor="newapi"`, new-api's handlers of the same paths (`.newapi`)."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .newapi import create_task, proxy_content, task_job, task_link
 
 __all__ = ["VideoRoutes"]
 
-# Seed 003's create fields; OpenAI's request has `seconds` and `size` instead.
+# The st-ai docs' create fields; OpenAI's request has `seconds` and `size` instead.
 STAI_KEYS = {"duration", "width", "height", "image", "fps"}
 # GET /v1/videos/{id}/content?variant=…, and the file each variant is.
 VARIANTS = {"video": "mp4", "thumbnail": "webp", "spritesheet": "jpg"}

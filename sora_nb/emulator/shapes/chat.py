@@ -1,11 +1,13 @@
 """Answers of POST /v1/chat/completions: completions, stream chunks, and the text a video relay
 streams while it renders.
 
-Sources: seed 003 (`chat.completion` with `usage`; `chat.completion.chunk` lines with `delta`),
-seed 000 (a video model answering a chat completion; `tools` and `tool_choice`), PROTOCOLS.md
-"Dialect `chat`" (the video text: task id, queue and render lines, progress, the final link),
-and OpenAI's chat API (`system_fingerprint`, `logprobs`, `tool_calls`, and the last chunk with
-empty `choices` and `usage` when `stream_options.include_usage` is set).
+Sources: the st-ai gateway's API docs, api.sora2.pub (`chat.completion` with `usage`;
+`chat.completion.chunk` lines with `delta`), the 6ai.chat relay's API docs, api.6ai.chat (a video
+model answering a chat completion; `tools` and `tool_choice`), the video chat of the 6ai.chat and
+winfull relays (api.winfull.cloud-ip.cc "create video"; the video text: task id, queue and render
+lines, progress, the final link), and OpenAI's chat API (`system_fingerprint`, `logprobs`,
+`tool_calls`, and the last chunk with empty `choices` and `usage` when
+`stream_options.include_usage` is set).
 """
 
 from __future__ import annotations

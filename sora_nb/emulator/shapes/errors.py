@@ -1,8 +1,9 @@
 """Error answers, every family: `{"error": {"message", "type", "param", "code"}}`.
 
-Source: PROTOCOLS.md "Errors, all dialects" (OpenAI's error object, which the relays copy; the
-status codes they use; 429 `insufficient_quota` for an empty balance), and OpenAI's own wording
-for a missing or wrong key.
+Sources: OpenAI's error object (https://platform.openai.com/docs/guides/error-codes), which the
+relays copy; the status codes they use (the st-ai gateway's API docs, api.sora2.pub, list them);
+429 `insufficient_quota` for an empty balance; and OpenAI's own wording for a missing or wrong
+key.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Answers of POST /v1/images/generations.
 
-Source: seed 003 (`{"created", "data": [{"url" | "b64_json", "revised_prompt"}]}`), which
-follows OpenAI's Images API.
+Source: the st-ai gateway's API docs, api.sora2.pub
+(`{"created", "data": [{"url" | "b64_json", "revised_prompt"}]}`), which follow OpenAI's Images
+API (https://platform.openai.com/docs/api-reference/images/create).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 __all__ = ["CDN_ROUTE", "media_url"]
 
-# Relays link files on another origin, in dated folders: seed 000's
-# `https://filesystem.site/cdn/20250612/<30 letters>.png`, the `.mp4` links of PROTOCOLS.md (chat).
+# Relays link files on another origin, in dated folders: the 6ai.chat docs'
+# `https://filesystem.site/cdn/20250612/<30 letters>.png`, and the `.mp4` links their video chat
+# streams.
 CDN_ROUTE = "/cdn/{date}/{name}"
 
 

@@ -1,8 +1,9 @@
 """Answers of OpenAI's Videos API (/v1/videos…), as the official `openai` package reads them.
 
-Source: OpenAI's API reference for videos, as summarised in PROTOCOLS.md "Dialect `openai`"
-(the video object, the list page, the deleted object). The st-ai variant of the same routes
-(seed 003) is `stai.py`.
+Source: OpenAI's Videos API reference, https://platform.openai.com/docs/api-reference/videos
+(the video object, the list page, the deleted object), and the `openai` package's
+`src/openai/resources/videos.py` (openai/openai-python). The st-ai gateway's variant of the same
+routes (api.sora2.pub) is `stai.py`.
 """
 
 from __future__ import annotations

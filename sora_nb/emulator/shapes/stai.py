@@ -1,9 +1,9 @@
-"""Answers of the st-ai gateway's /v1/videos (seed 003): same routes as OpenAI's, other shapes.
+"""Answers of the st-ai gateway's /v1/videos: same routes as OpenAI's, other shapes.
 
-Seed 003: POST /v1/videos answers `{"task_id": "abcd1234efgh", "status": "queued"}`;
-GET /v1/videos/{task_id} answers `{"id", "object": "video", "model", "status", "progress": 65,
-"created_at"}`, and once completed also `completed_at` and
-`metadata: {"duration", "fps", "width", "height"}`.
+Its API docs (api.sora2.pub): POST /v1/videos answers
+`{"task_id": "abcd1234efgh", "status": "queued"}`; GET /v1/videos/{task_id} answers
+`{"id", "object": "video", "model", "status", "progress": 65, "created_at"}`, and once completed
+also `completed_at` and `metadata: {"duration", "fps", "width", "height"}`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ..jobs import JobView
 
 __all__ = ["DEFAULT_FPS", "create_answer", "task_object"]
 
-DEFAULT_FPS = 30  # seed 003's example metadata
+DEFAULT_FPS = 30  # the st-ai docs' example metadata
 
 
 def create_answer(view: JobView) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def task_object(view: JobView) -> dict[str, Any]:
             "height": view.height,
         }
     elif status == "failed":
-        # Seed 003 lists the status word `failed` but shows no failed answer; OpenAI's error
+        # The st-ai docs list the status word `failed` but show no failed answer; OpenAI's error
         # object is what its clients read.
         obj["error"] = {"code": "generation_failed", "message": view.fail_reason}
     return obj

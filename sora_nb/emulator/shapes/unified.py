@@ -1,7 +1,8 @@
 """Answers of the unified family: POST /v1/video/create and GET /v1/video/query.
 
-Sources: seed 000 (the create request and its answer), PROTOCOLS.md "Dialect `unified`" (the
-query answer while pending, completed and failed, and how relays differ).
+Sources: the 6ai.chat relay's API docs, api.6ai.chat (the create request and its answer), and
+the relays that publish /v1/video/query, e.g. the 6ai.chat docs (the query answer while pending,
+completed and failed, and how relays differ).
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ def ms(seconds: float) -> int:
 
 
 def create_answer(view: JobView) -> dict[str, Any]:
-    # Seed 000: {"id": "sora-2:task_01k6…", "status": "pending",
+    # The 6ai.chat docs: {"id": "sora-2:task_01k6…", "status": "pending",
     #            "status_update_time": 1759763427208}
     return {"id": view.id, "status": "pending", "status_update_time": ms(view.created_at)}
 
 
 def query_answer(view: JobView, cdn_url: str, variant: str = "default") -> dict[str, Any]:
-    """The query answer (PROTOCOLS.md, unified): `detail.pending_info.progress_pct` in 0..1,
-    `video_url` null until completed; completed adds thumbnail, size, `enhanced_prompt` and
-    `detail.url`/`detail.gif_url`; failed carries `error` and `pending_info.failure_reason`.
+    """The query answer, as the relays that publish /v1/video/query document it:
+    `detail.pending_info.progress_pct` in 0..1, `video_url` null until completed; completed adds
+    thumbnail, size, `enhanced_prompt` and `detail.url`/`detail.gif_url`; failed carries `error`
+    and `pending_info.failure_reason`.
 
     `variant="alt"` is another relay of the same family ("Relays differ"): the status words
     queued/in_progress, a top-level `progress` 0..100 and no `pending_info`,
@@ -42,7 +44,7 @@ def query_answer(view: JobView, cdn_url: str, variant: str = "default") -> dict[
     info = {
         "status": inner,
         # No figure (the `silent` profile): null, as pending_info leaves its other unknowns
-        # (`progress_pos_in_queue: null` in PROTOCOLS.md's example).
+        # (`progress_pos_in_queue: null` in those relays' examples).
         "progress_pct": round(progress, 4) if progress is not None else None,
         "failure_reason": reason,
         "moderation_result": {
