@@ -128,21 +128,21 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"sora_nb emulator: cannot start: {exc}", file=sys.stderr)
         return 1
-    print(emu.base_url, flush=True)
-    print(
-        f"sora_nb emulator: gateway {emu.base_url}  cdn {emu.cdn_url}  (Ctrl-C stops)",
-        file=sys.stderr,
-        flush=True,
-    )
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        # It accepts any key unless --api-key-env is set, and serves every file it rendered.
+    try:  # from here on, Ctrl-C at any moment (even before the first line is out) stops it
+        print(emu.base_url, flush=True)
         print(
-            f"sora_nb emulator: listening on {args.host}, reachable from other machines"
-            + ("" if api_key else ", and with no key required"),
+            f"sora_nb emulator: gateway {emu.base_url}  cdn {emu.cdn_url}  (Ctrl-C stops)",
             file=sys.stderr,
             flush=True,
         )
-    try:
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            # It accepts any key unless --api-key-env is set, and serves every file it rendered.
+            print(
+                f"sora_nb emulator: listening on {args.host}, reachable from other machines"
+                + ("" if api_key else ", and with no key required"),
+                file=sys.stderr,
+                flush=True,
+            )
         threading.Event().wait()  # woken by KeyboardInterrupt
     except KeyboardInterrupt:
         pass

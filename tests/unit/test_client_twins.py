@@ -1,14 +1,47 @@
-"""Client and AsyncClient stay twins: the same public methods, with the same signatures."""
+"""Client and AsyncClient stay twins: Client is generated from AsyncClient and up to date, and
+they have the same public methods, with the same signatures.
+
+Their behaviour is tested once through both: the ``run_client`` fixture (tests/conftest.py) runs
+every integration scenario with each."""
 
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
+from pathlib import Path
 
 from sora_nb.client import AsyncClient, Client
 
-# What only one twin has, by nature: closing, and the context-manager protocol.
+# What only one twin has, by nature: its way of closing.
 ONLY_SYNC = {"close"}
-ONLY_ASYNC = {"aclose", "closed"}
+ONLY_ASYNC = {"aclose"}
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_sync_client_is_generated_from_the_async_one_and_up_to_date():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "unasync.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_the_generator_swaps_every_async_word():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import unasync
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    source = (ROOT / "sora_nb" / "async_client.py").read_text(encoding="utf-8")
+    generated = unasync.unasync(source)
+    for word in ("async ", "await ", "AsyncClient", "aiter_", "aclose", "anext", "asyncio"):
+        assert word in source, word  # the async client says it, and the sync one must not
+        assert word not in generated, word
+    assert "class Client(Transport)" in generated and "time.sleep(" in generated
 
 
 def public(cls: type) -> dict[str, object]:
