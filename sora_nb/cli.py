@@ -134,17 +134,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _batch(args, emulator)
     finally:
         if emulator is not None:
-            emulator.stop()
+            from . import builtin
+
+            builtin.stop(emulator)
 
 
 def _start_emulator(args: Any) -> Any:
+    from . import builtin
+
     try:
-        from .emulator import serve
+        emulator = builtin.start(
+            job_seconds=args.emulator_job_seconds, port=args.emulator_port, seed=0
+        )
     except ImportError:
         _err("sora-nb: --emulator needs the emulator: pip install 'sora_nb[emulator]'")
         return None
-    try:
-        emulator = serve(job_seconds=args.emulator_job_seconds, port=args.emulator_port, seed=0)
     except OSError as exc:
         _err(
             f"sora-nb: cannot start the emulator on port {args.emulator_port} ({exc}); "

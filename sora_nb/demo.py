@@ -27,9 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         base_url = os.environ.get("SORA_BASE_URL")
         if not base_url:
-            from .emulator import serve
+            from . import builtin
 
-            emulator = stack.enter_context(serve(job_seconds=3.0, seed=0))
+            emulator = builtin.start(job_seconds=3.0, seed=0)
+            stack.callback(builtin.stop, emulator)
             base_url = emulator.base_url
             print(f"No SORA_BASE_URL set: using the built-in emulator at {base_url}")
         client = stack.enter_context(Client(base_url=base_url, poll_interval=0.5))

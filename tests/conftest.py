@@ -71,10 +71,14 @@ def _fresh_budgets():
 
 @pytest.fixture(scope="module")
 def _module_emu():
-    from sora_nb.emulator import serve
+    from sora_nb import builtin
 
-    with serve(job_seconds=0.1, concurrency=8, seed=7, api_key=KEY) as emulator:
+    # As sora_nb starts its built-in emulator: requests to it are checked strictly.
+    emulator = builtin.start(job_seconds=0.1, concurrency=8, seed=7, api_key=KEY)
+    try:
         yield emulator
+    finally:
+        builtin.stop(emulator)
 
 
 @pytest.fixture

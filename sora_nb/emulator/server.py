@@ -16,7 +16,6 @@ from typing import Any
 
 import uvicorn
 
-from ..capabilities import forget_gateway, register_gateway
 from .app import build_api_app, build_cdn_app
 from .config import EmulatorConfig
 from .faults import Fault
@@ -59,8 +58,6 @@ class Emulator(EmulatorState):
         url_host = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host
         self.base_url = f"http://{url_host}:{api_sock.getsockname()[1]}/v1"
         self.cdn_url = f"http://{url_host}:{cdn_sock.getsockname()[1]}"
-        # Its model rules are sora_nb's own: clients check requests to it strictly.
-        register_gateway(self.base_url)
         try:
             # All configs before any thread: building a Config touches the uvicorn loggers.
             servers = [
@@ -119,8 +116,6 @@ class Emulator(EmulatorState):
             thread.join(timeout=10)
         self._servers.clear()
         self.store.close()
-        if self.base_url:
-            forget_gateway(self.base_url)
 
     close = stop
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import builtin
 from ..config import AUTO
 from . import players
 from .magics import SoraCellError, SoraMagics
@@ -79,16 +80,15 @@ def load(shell: Any) -> SoraMagics:
 
 def _start_emulator(magics: SoraMagics) -> None:
     try:
-        from ..emulator import serve
+        emulator = builtin.start(
+            job_seconds=magics.emulator_job_seconds, seed=magics.emulator_seed, concurrency=4
+        )
     except ImportError:
         print(
             "sora_nb: no gateway configured. Set SORA_BASE_URL (and SORA_API_KEY), or "
             "install the built-in emulator: pip install 'sora_nb[emulator]'"
         )
         return
-    emulator = serve(
-        job_seconds=magics.emulator_job_seconds, seed=magics.emulator_seed, concurrency=4
-    )
     magics.session.emulator = emulator
     magics.base_url = emulator.base_url
     print(
@@ -104,7 +104,7 @@ def unload(shell: Any) -> None:
     magics.session.close()
     players.close_all()  # the videos' bytes leave the kernel with their widgets
     if magics.session.emulator is not None:
-        magics.session.emulator.stop()
+        builtin.stop(magics.session.emulator)
         magics.session.emulator = None
     _restore_error_handler(shell)
     if magics in getattr(shell, "configurables", []):

@@ -80,8 +80,9 @@ def test_model_rules_only_advise_on_a_relay_whose_rules_are_unknown(run_client):
 
 
 def test_model_rules_are_strict_where_they_are_the_gateways_own(emu, run_client):
-    # The built-in emulator registers itself (capabilities.register_gateway), as OpenAI's own
-    # API is known: there a value outside the rules is refused before anything is sent.
+    # sora_nb registers the built-in emulator as it starts it (builtin.start ->
+    # capabilities.register_gateway), as OpenAI's own API is known: there a value outside the
+    # rules is refused before anything is sent.
     async def scenario(client):
         with pytest.raises(sora_nb.ValidationError, match="sora-2 takes size"):
             await maybe(client.create_video("a fox", size="4096x2160", dialect="openai"))

@@ -200,3 +200,48 @@ def test_reset_gives_a_fresh_emulators_state_on_the_same_port() -> None:
         again = httpx.post(f"{emu.base_url}/video/create", json=body).json()["id"]
         assert again == first  # ids are drawn from the seed again
         assert emu.counters["create"] == 1 and len(emu.jobs) == 1
+
+
+def test_the_emulator_knows_nothing_of_the_client_and_sora_nb_marks_its_rules_strict() -> None:
+    from sora_nb import builtin, capabilities
+
+    with serve(job_seconds=0.05) as plain:
+        assert not capabilities.is_strict(plain.base_url)  # a stand-in for any relay
+    emu = builtin.start(job_seconds=0.05)
+    try:
+        assert capabilities.is_strict(emu.base_url)  # sora_nb's own: its rules are the gateway's
+    finally:
+        builtin.stop(emu)
+    assert not capabilities.is_strict(emu.base_url)
+    assert _imports_outside_the_emulator() == []
+
+
+def _imports_outside_the_emulator() -> list[str]:
+    """Every sora_nb module an emulator module imports that is not part of the emulator."""
+    import ast
+
+    package = Path(REPO, "sora_nb")
+    found = []
+    for path in sorted((package / "emulator").rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts  # sora_nb, emulator, …
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = parts[: len(parts) - node.level]  # the package the dots name
+                if node.module:
+                    names = [".".join((*base, node.module))]
+                else:
+                    names = [".".join((*base, a.name)) for a in node.names]
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
+            else:
+                continue
+            found += [
+                f"{path.name}: {n}"
+                for n in names
+                if n.startswith("sora_nb") and not n.startswith("sora_nb.emulator")
+            ]
+    return found

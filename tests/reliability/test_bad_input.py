@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import sora_nb
-from sora_nb.emulator import serve
+from sora_nb import builtin
 from sora_nb.models import Job
 from tests.conftest import KEY
 
@@ -225,8 +225,12 @@ def one_line(exc: BaseException) -> str:
 
 @pytest.fixture(scope="module")
 def gateway():
-    with serve(job_seconds=0.2, concurrency=4, seed=17, api_key=KEY, render_scale=0.1) as emu:
+    # Started as sora_nb starts its built-in emulator, whose model rules are checked strictly.
+    emu = builtin.start(job_seconds=0.2, concurrency=4, seed=17, api_key=KEY, render_scale=0.1)
+    try:
         yield emu
+    finally:
+        builtin.stop(emu)
 
 
 @pytest.fixture
