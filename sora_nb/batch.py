@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _exceptions as E
 from . import dialects
+from .config import DEFAULT_MAX_JOBS, DEFAULT_PARALLEL
 from .events import Failed, Finished, Progressed, RunEvent, Saved, Submitted, Submitting, is_local
 from .journal import BATCH_KEY, Entry
 from .models import Job
@@ -89,10 +90,7 @@ __all__ = [
     "run",
 ]
 
-DEFAULT_PARALLEL = 4
 MAX_PARALLEL = 32
-# The most paid jobs one batch (or one cell) creates unless told otherwise; 0 means no cap.
-DEFAULT_MAX_JOBS = 20
 _KEY_VERSION = 1
 
 

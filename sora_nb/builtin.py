@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .capabilities import forget_gateway, register_gateway
-
 if TYPE_CHECKING:
     from .emulator import Emulator
 
@@ -21,6 +19,7 @@ __all__ = ["start", "stop"]
 def start(**options: Any) -> Emulator:
     """``emulator.serve(**options)``, with requests to it checked strictly. ImportError without
     the ``[emulator]`` extra; OSError when its port cannot be had."""
+    from .capabilities import register_gateway
     from .emulator import serve
 
     emulator = serve(**options)
@@ -29,5 +28,7 @@ def start(**options: Any) -> Emulator:
 
 
 def stop(emulator: Emulator) -> None:
+    from .capabilities import forget_gateway
+
     emulator.stop()
     forget_gateway(emulator.base_url)

@@ -7,7 +7,6 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
-from . import dialects
 from ._exceptions import ConfigError
 
 ENV_BASE_URL = "SORA_BASE_URL"
@@ -17,6 +16,10 @@ ENV_MODEL = "SORA_MODEL"  # the default video model of the command line (``sora-
 DEFAULT_DIALECT = "unified"
 AUTO = "auto"  # not a family: "find out which families the relay serves"
 DEFAULT_MODEL = "sora-2"
+# A batch's jobs in flight at once, and the most paid jobs one batch (or one cell) creates unless
+# told otherwise (0: no cap).
+DEFAULT_PARALLEL = 4
+DEFAULT_MAX_JOBS = 20
 _BAD_HOST = re.compile(r"[\s<>\"'`{}|\\^%]")
 
 
@@ -62,6 +65,8 @@ def resolve_dialect(
     value = dialect or env.get(ENV_DIALECT) or default
     if isinstance(value, str) and value.strip().lower() == AUTO:
         return AUTO
+    from . import dialects  # at first use: %load_ext needs no request family yet
+
     return dialects.get(value).name
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from .. import builtin
 from ..config import AUTO
-from . import players
 from .magics import SoraCellError, SoraMagics
 
 _state: dict[int, SoraMagics] = {}
@@ -102,6 +101,8 @@ def unload(shell: Any) -> None:
     if magics is None:
         return
     magics.session.close()
+    from . import players
+
     players.close_all()  # the videos' bytes leave the kernel with their widgets
     if magics.session.emulator is not None:
         builtin.stop(magics.session.emulator)

@@ -16,7 +16,7 @@ import time
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
@@ -25,23 +25,23 @@ from IPython.display import display
 from traitlets import Bool, Float, Int, TraitError, observe
 
 from .. import _exceptions as E
-from .. import dialects, probing
 from .._secret import Secret
-from ..batch import DEFAULT_PARALLEL, cap_message
-from ..capabilities import is_video_model
-from ..client import AsyncClient
-from ..config import AUTO, ENV_BASE_URL, ENV_DIALECT
-from ..events import is_local
-from ..journal import Entry, Journal
-from ..models import Job
-from ..runs import PreparedVideo
-from . import batches, render, runner
-from .balance import balance_text
+from ..config import AUTO, DEFAULT_PARALLEL, ENV_BASE_URL, ENV_DIALECT
 from .options import json_or_names, parse, tool_choice
-from .results import ConfigView, JobsTable, VideoGrid
-from .session import Session
 from .settings import SHOWS, Settings, SoraSettings
-from .sinks import LiveMarkdown, StatusView
+
+if TYPE_CHECKING:
+    from ..client import AsyncClient
+    from ..journal import Entry, Journal
+    from ..models import Job
+    from ..runs import PreparedVideo
+    from .results import ConfigView
+    from .sinks import StatusView
+
+# ``%load_ext sora_nb`` imports this module and makes the magics, nothing more: the client
+# (httpx), the request families, the session, rendering and batches are imported by the first
+# cell that needs them (each magic's own imports below), so loading stays a fraction of
+# ``import openai`` (docs/benchmarks.md, start-up).
 
 
 class SoraCellError(Exception):
@@ -56,6 +56,8 @@ class SoraMagics(Magics, SoraSettings):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         # Plain attributes first: setting traits below fires observers that use them.
         self._key: Secret | None = None  # from %sora_config --key-prompt, in memory only
+        from .session import Session
+
         self.session = Session(self.settings)
         super().__init__(shell=shell, **kwargs)
         env_url = os.environ.get(ENV_BASE_URL)
@@ -158,6 +160,9 @@ class SoraMagics(Magics, SoraSettings):
 
         The result is the finished :class:`sora_nb.Job` (with ``.path``), shown as the video.
         """
+        from . import batches
+        from .results import VideoGrid
+
         args = parse(self.sora_video, line)
         settings = self.settings()
         prepared = self._prepare_video(args, cell, settings)
@@ -190,6 +195,8 @@ class SoraMagics(Magics, SoraSettings):
         return result
 
     def _status(self, label: str, settings: Settings, out_dir: Path | None) -> StatusView:
+        from .sinks import StatusView
+
         return StatusView(
             label,
             mode=settings.progress,
@@ -200,6 +207,8 @@ class SoraMagics(Magics, SoraSettings):
     def _prepare_video(self, args: Any, cell: str, settings: Settings) -> PreparedVideo:
         """The cell's request, checked once (model rules, image files): UsageError before
         anything is sent."""
+        from .. import dialects
+
         prompt = cell.strip()
         if not prompt:
             raise UsageError("the cell is empty: write the prompt in the cell body")
@@ -243,6 +252,8 @@ class SoraMagics(Magics, SoraSettings):
 
     def _check_cap(self, count: int, given: int | None, what: str) -> None:
         """UsageError, before anything is sent, for more paid jobs than the cap allows."""
+        from ..batch import cap_message
+
         if given is not None and given < 0:
             raise UsageError(f"--max-jobs must be 0 (no cap) or more, not {given}")
         if given is not None:
@@ -300,6 +311,8 @@ class SoraMagics(Magics, SoraSettings):
         resumed. It says first how many paid jobs it will create, and refuses more than
         ``--max-jobs`` (``SoraMagics.max_jobs_per_cell``). The result is a summary table.
         """
+        from . import batches, render
+
         args = parse(self.sora_batch, line)
         try:
             return batches.run_cell(self, args, cell)
@@ -309,6 +322,8 @@ class SoraMagics(Magics, SoraSettings):
     # -- running, interrupts, errors -------------------------------------------------------------
 
     def _run(self, coro: Any, runs: list[Any]) -> Any:
+        from . import render, runner
+
         try:
             return runner.run(coro)
         except KeyboardInterrupt:
@@ -338,6 +353,8 @@ class SoraMagics(Magics, SoraSettings):
         return jobs
 
     def _background(self, coro: Any, runs: list[Any], name: str | None) -> None:
+        from . import render
+
         async def run_and_show() -> None:
             try:
                 result = await coro
@@ -381,6 +398,10 @@ class SoraMagics(Magics, SoraSettings):
 
         The conversation goes on from cell to cell until ``--new`` or ``--system``.
         """
+        from ..capabilities import is_video_model
+        from . import render
+        from .sinks import LiveMarkdown
+
         args = parse(self.sora_chat, line)
         message = cell.strip()
         if not message:
@@ -515,6 +536,10 @@ class SoraMagics(Magics, SoraSettings):
         ``%sora_config base_url=https://relay.example/v1 dialect=openai``;
         ``%sora_config --key-env MY_RELAY_KEY``; ``%sora_config --key-prompt``.
         """
+        from .. import probing
+        from . import render
+        from .balance import balance_text
+
         args = parse(self.sora_config, line)
         names = sorted(self.trait_names(config=True))
         changes: dict[str, str] = {}
@@ -564,6 +589,9 @@ class SoraMagics(Magics, SoraSettings):
         return None
 
     def _config_view(self) -> ConfigView:
+        from .balance import balance_text
+        from .results import ConfigView
+
         settings = self.settings()
         key = self.api_key()  # as configured (the built-in emulator is sent none of it)
         rows = [(n, getattr(self, n)) for n in sorted(self.trait_names(config=True))]
@@ -617,6 +645,8 @@ class SoraMagics(Magics, SoraSettings):
     @line_magic
     def sora_jobs(self, line: str) -> Any:
         """The job journal: every submitted job, newest first; resume or refresh them."""
+        from .results import JobsTable
+
         args = parse(self.sora_jobs, line)
         if args.limit < 1:
             raise UsageError("--limit must be at least 1")
@@ -631,6 +661,8 @@ class SoraMagics(Magics, SoraSettings):
         return JobsTable(entries)
 
     def _resume(self, job_id: str, timeout: float | None, name: str | None) -> Any:
+        from ..events import is_local
+
         entry = self.journal().get(job_id)
         if entry is None:
             raise UsageError(f"no job {job_id!r} in the journal (see %sora_jobs)")

@@ -16,22 +16,23 @@ import hashlib
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _exceptions as E
-from .. import dialects
-from ..client import AsyncClient
 from ..config import ENV_BASE_URL
-from ..events import RunEvent, Text, is_local
-from ..journal import Entry, Journal
-from ..models import ChatEvent, ImageResult, Job
-from ..probing import ProbeResult
-from ..recovery import find_lost
-from ..runs import PreparedVideo
-from . import render, runner
-from .results import ChatReply, ImageSet, VideoJob
 from .settings import Settings
-from .sinks import LiveMarkdown, StatusSink, ticking
+
+if TYPE_CHECKING:
+    from ..client import AsyncClient
+    from ..events import RunEvent
+    from ..journal import Entry, Journal
+    from ..models import ChatEvent, ImageResult, Job
+    from ..probing import ProbeResult
+    from ..runs import PreparedVideo
+    from .results import ChatReply, ImageSet, VideoJob
+    from .sinks import LiveMarkdown, StatusSink
+
+# Imported by the first cell that needs them, not by %load_ext: see magics.py.
 
 __all__ = ["Run", "Session"]
 
@@ -73,6 +74,8 @@ class Session:
 
     @property
     def journal(self) -> Journal:
+        from ..journal import Journal
+
         if self._journal is None:
             self._journal = Journal()
         return self._journal
@@ -81,6 +84,8 @@ class Session:
 
     def client(self, settings: Settings | None = None) -> AsyncClient:
         """The client for ``settings`` (default: now), made on first need and then shared."""
+        from ..client import AsyncClient
+
         settings = settings or self.settings()
         key = settings.connection()
         lease = self._clients.get(key)
@@ -136,6 +141,8 @@ class Session:
     def retire(self) -> None:
         """Settings changed: close the clients no run uses that no longer match them. Clients
         a running job still uses stay open until it ends."""
+        from . import runner
+
         current = self._current_key()
         for key, lease in list(self._clients.items()):
             if key != current and lease.users <= 0:
@@ -145,6 +152,8 @@ class Session:
 
     def close(self) -> None:
         """Unload: stop background work and close every client."""
+        from . import runner
+
         for task in self.background:
             task.cancel()
         for lease in self._clients.values():
@@ -156,6 +165,8 @@ class Session:
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` in the background on the kernel's loop."""
+        from . import runner
+
         task = runner.spawn(coro)
         self.background.append(task)
         return task
@@ -177,6 +188,8 @@ class Session:
         timeout: float | None = None,
     ) -> VideoJob:
         """One video through the lifecycle, drawn on ``run``'s sink; the finished VideoJob."""
+        from .results import VideoJob
+
         async with self.lease(settings) as client, _ticking(run.sink):
             outcome = await client.run_video(
                 prepared, out_dir=out_dir, resume=resume, timeout=timeout, on_event=run
@@ -193,6 +206,8 @@ class Session:
 
     def reopen(self, entry: Entry, settings: Settings) -> VideoJob:
         """A journaled job's saved video, shown as ``settings`` say; no request is sent."""
+        from .results import VideoJob
+
         return VideoJob.of(
             entry.job(),
             path=Path(entry.path) if entry.path else None,
@@ -217,6 +232,9 @@ class Session:
         """A chat answer streamed into ``live``. With ``video`` (a video model), the answer is
         a video job through the one lifecycle (journaled, drawn on ``video``'s sink, downloaded);
         an answer that never named a task is a plain reply."""
+        from ..events import Text
+        from .results import ChatReply, VideoJob
+
         async with self.lease(settings) as client:
             if video is None:
                 return await _plain_chat(client, messages, model, params, stream, live)
@@ -251,6 +269,8 @@ class Session:
 
     async def make_images(self, settings: Settings, out_dir: Path, **request: Any) -> ImageSet:
         """Images from ``POST /images/generations``, each saved into ``out_dir``."""
+        from .results import ImageSet
+
         async with self.lease(settings) as client:
             results = await client.generate_images(**request)
             saved = [await _save_image(client, out_dir, r, i) for i, r in enumerate(results)]
@@ -258,6 +278,9 @@ class Session:
 
     async def refresh(self, settings: Settings) -> None:
         """Ask the gateway about every unfinished job in the journal made on it."""
+        from .. import dialects
+        from ..events import is_local
+
         async with self.lease(settings) as client:
             for entry in self.journal.entries(limit=200, unfinished=True, base_url=client.base_url):
                 if entry.dialect not in dialects.names():
@@ -282,12 +305,17 @@ class Session:
     async def _find(self, client: AsyncClient, entry: Entry) -> None:
         """A create whose answer never came: where the gateway lists jobs, find the one with
         this prompt made since, and give the row its real id."""
+        from ..recovery import find_lost
+
         await find_lost(client, self.journal, entry)
 
 
 async def _save_image(
     client: AsyncClient, out_dir: Path, result: ImageResult, index: int
 ) -> tuple[ImageResult, Path | None]:
+    from ..models import Job
+    from . import render
+
     out_dir.mkdir(parents=True, exist_ok=True)
     if result.b64_json:
         digest = hashlib.sha256(result.b64_json.encode()).hexdigest()[:12]
@@ -311,6 +339,8 @@ async def _plain_chat(
     stream: bool,
     live: LiveMarkdown,
 ) -> ChatReply:
+    from .results import ChatReply
+
     event: ChatEvent | None = None
     if stream:
         async for event in client.stream_chat(messages, model=model, **params):
@@ -324,6 +354,8 @@ async def _plain_chat(
 
 @contextlib.asynccontextmanager
 async def _ticking(sink: StatusSink | None) -> AsyncIterator[None]:
+    from .sinks import ticking
+
     if sink is None:
         yield
         return

@@ -16,8 +16,7 @@ from traitlets import Bool, Float, HasTraits, Int, TraitError, Unicode, validate
 
 from .. import _exceptions as E
 from .._secret import Secret
-from ..batch import DEFAULT_MAX_JOBS
-from ..config import ENV_API_KEY, normalize_base_url, resolve_dialect
+from ..config import DEFAULT_MAX_JOBS, ENV_API_KEY, normalize_base_url, resolve_dialect
 from .frontend import EMBED_LIMIT, MODES
 
 __all__ = ["SHOWS", "Settings", "SoraSettings"]
