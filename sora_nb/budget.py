@@ -409,7 +409,7 @@ class Budget:
                 self._base_time, self._base_turn = now, self._burst - 1.0
             # A budget that was idle has at most ``burst`` turns ready at once.
             number = max(self._next, math.ceil(self._position(now) - self._burst))
-            if deadline is not None and self._due(number, now) > deadline:
+            if _too_late(self._due(number, now), now, deadline):
                 return None
             self._next = number + 1
             self._pending[number] = now
@@ -419,7 +419,7 @@ class Budget:
         """Seconds until ``turn`` comes (0.0: now), or None when it now comes after ``deadline``."""
         with self._lock:
             due = self._due(turn.number, now)
-        if deadline is not None and due > deadline:
+        if _too_late(due, now, deadline):
             return None
         return max(0.0, due - now)
 
@@ -821,3 +821,10 @@ def clear() -> None:
     """Forget every budget (tests; a new one starts optimistic)."""
     with _REGISTRY_LOCK:
         _REGISTRY.clear()
+
+
+def _too_late(due: float, now: float, deadline: float | None) -> bool:
+    """Whether a turn due at ``due`` misses ``deadline``. A turn that is due now is never late:
+    a request that woke a moment past its deadline (a sleep that overshot on a loaded machine)
+    goes out, and its caller decides what the deadline means; only waiting past it is refused."""
+    return deadline is not None and due > deadline and due > now

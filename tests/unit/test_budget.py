@@ -179,6 +179,22 @@ def test_no_turn_after_the_deadline_and_nothing_reserved():
     assert b.snapshot()["next"] == before
 
 
+def test_a_turn_due_now_goes_even_a_moment_past_its_deadline():
+    # A poll scheduled for its deadline that woke a little late (a loaded machine) on a gateway
+    # that never limited anything: it is due at once, so it goes. It is not refused as if a rate
+    # limit had held it back ("the gateway's rate limit gives no turn in time").
+    b, clock = Budget(), Clock()
+    for _ in range(200):  # slow start done: no pace at all
+        b.answered(go(b, clock), clock.now, {}, limited=False)
+        clock.now += 0.01
+    assert b.rate is None and not b.learned
+    deadline = clock.now - 0.005
+    turn = b.reserve(clock.now, deadline)
+    assert turn is not None
+    assert b.delay(turn, clock.now, deadline) == 0.0
+    assert list(b.waits(turn, clock, deadline)) == []
+
+
 def test_a_turn_moved_past_its_deadline_says_so():
     b, clock = Budget(), Clock()
     first = go(b, clock)
