@@ -49,8 +49,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from .polling import Board
+
 __all__ = [
-    "Board",
     "Budget",
     "Late",
     "Limits",
@@ -655,132 +656,6 @@ class Budget:
 
 class Late(Exception):
     """A turn would come after the caller's deadline (the driver raises the timeout error)."""
-
-
-# -- the status board ----------------------------------------------------------------------------
-
-# A list answer serves the polls due within BOARD_WINDOW seconds after it arrived (while the
-# budget paces, about two turns, up to BOARD_MAX_WINDOW), and one is asked for only when at least
-# two waits are due within that window.
-BOARD_WINDOW = 0.25
-BOARD_MAX_WINDOW = 2.0
-# After a list request failed, waits poll on their own for this long before one lists again.
-BOARD_QUIET = 10.0
-# A list on its way for longer than this is taken as lost (its wait died without saying so).
-BOARD_STALE = 900.0
-# Jobs per list page asked for (OpenAI's maximum), and at most this many pages per list.
-BOARD_PAGE = 100
-BOARD_MAX_PAGES = 5
-
-
-class Board:
-    """What the waits on one gateway, key and family share: who waits, when each is due next,
-    and the latest list answer (each listed job's own answer, by id).
-
-    One list request answers every wait whose job is in it; a job not in it polls on its own. A
-    single wait never lists (``ask`` needs two due). Pure; a lock makes it safe across threads.
-    """
-
-    page_size = BOARD_PAGE
-
-    def __init__(self, budget: Budget | None = None) -> None:
-        self.budget = budget
-        self._lock = threading.Lock()
-        self._waiting: dict[str, float] = {}  # job id -> when its wait polls next
-        self._items: dict[str, Any] = {}  # job id -> its answer in the latest list
-        self._taken = -math.inf  # when the latest list answer arrived
-        self._listing: float | None = None  # since when a list is on its way
-        self._quiet_until = -math.inf
-        self._disabled = False
-        self.counts = {"lists": 0, "served": 0, "failed": 0}
-
-    def __repr__(self) -> str:
-        return f"<Board {len(self._waiting)} waiting, {self.counts}>"
-
-    def window(self) -> float:
-        rate = self.budget.rate if self.budget is not None else None
-        if rate is None:
-            return BOARD_WINDOW
-        return min(BOARD_MAX_WINDOW, max(BOARD_WINDOW, 2.0 / rate))
-
-    def join(self, job_id: str, now: float) -> None:
-        with self._lock:
-            self._waiting[job_id] = now
-
-    def leave(self, job_id: str) -> None:
-        with self._lock:
-            self._waiting.pop(job_id, None)
-            if not self._waiting:
-                self._items.clear()
-
-    def due(self, job_id: str, at: float) -> None:
-        """The wait of ``job_id`` polls next at ``at``."""
-        with self._lock:
-            if job_id in self._waiting:
-                self._waiting[job_id] = at
-
-    def waiting(self) -> int:
-        with self._lock:
-            return len(self._waiting)
-
-    def ask(
-        self, job_id: str, now: float, seen: float, asked: float | None = None
-    ) -> tuple[str, Any, float]:
-        """What the wait of ``job_id`` does at ``now``, having been due since ``asked`` (default
-        ``now``), as ``(action, answer, as_of)``:
-
-        - ``"cached"``: a list answer newer than ``seen`` (the news it had last), and at most a
-          window older than ``asked`` (a list it waited for counts however long it waited),
-          holds its job: ``answer`` is its job's answer, ``as_of`` when it came;
-        - ``"wait"``: a list is on its way: look again shortly;
-        - ``"list"``: fetch the list for every wait (then call :meth:`listed`);
-        - ``"own"``: poll on its own (its job is not in a fresh list, or it is alone).
-        """
-        window = self.window()
-        asked = now if asked is None else asked
-        with self._lock:
-            if self._disabled or now < self._quiet_until:
-                return ("own", None, now)
-            if self._taken > seen and asked - self._taken <= window:
-                if job_id in self._items:
-                    self.counts["served"] += 1
-                    return ("cached", self._items[job_id], self._taken)
-                return ("own", None, now)
-            if self._listing is not None and now - self._listing < BOARD_STALE:
-                return ("wait", None, now)
-            soon = sum(1 for due in self._waiting.values() if due <= now + window)
-            if soon >= 2:
-                self._listing = now
-                self.counts["lists"] += 1
-                return ("list", None, now)
-            return ("own", None, now)
-
-    def pages(self) -> int:
-        """How many pages a list may fetch: enough for every wait, BOARD_MAX_PAGES at most."""
-        with self._lock:
-            return min(BOARD_MAX_PAGES, len(self._waiting) // BOARD_PAGE + 1)
-
-    def missing(self, found: set[str]) -> bool:
-        """Whether some wait's job is not among ``found`` yet."""
-        with self._lock:
-            return any(job_id not in found for job_id in self._waiting)
-
-    def listed(self, items: Mapping[str, Any], now: float) -> None:
-        """A list answer arrived at ``now``: each listed job's answer, by id."""
-        with self._lock:
-            self._items = dict(items)
-            self._taken = now
-            self._listing = None
-
-    def list_failed(self, now: float, *, permanent: bool) -> None:
-        """The list request failed; ``permanent``: the gateway has no such route (stop asking).
-        Otherwise the waits poll on their own for BOARD_QUIET seconds."""
-        with self._lock:
-            self._listing = None
-            self.counts["failed"] += 1
-            self._quiet_until = now + BOARD_QUIET
-            if permanent:
-                self._disabled = True
 
 
 # -- the registry --------------------------------------------------------------------------------

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from . import _exceptions as E
-from .budget import Board
 from .dialects import Dialect, HttpRequest
 from .events import Progressed, RunEvent
 from .models import Job
-from .polling import PollSchedule
+from .polling import Board, PollSchedule
 from .retry import RetryPolicy
 
 log = logging.getLogger("sora_nb")
@@ -284,10 +283,8 @@ def wait(
                     job=last,
                 )
             hint = job.poll_after if job is not None else None
-            if job is None and failures:
-                # A failed poll: back off as the schedule does when it knows nothing.
-                hint = max(hint or 0.0, min(schedule.max_interval, 2.0**failures * 0.5))
-            pause = schedule.next_delay(now, hint=hint, deadline=deadline)
+            backoff = failures if job is None else 0  # the poll failed: the schedule backs off
+            pause = schedule.next_delay(now, hint=hint, deadline=deadline, failures=backoff)
             if board is not None:
                 board.due(job_id, now + pause)
             yield Sleep(pause)

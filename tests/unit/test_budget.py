@@ -7,8 +7,9 @@ import math
 
 import pytest
 
-from sora_nb import budget
-from sora_nb.budget import Board, Budget, Limits, parse_duration, read_limits, retry_after
+from sora_nb import budget, polling
+from sora_nb.budget import Budget, Limits, parse_duration, read_limits, retry_after
+from sora_nb.polling import Board
 
 KEY = "sk-budget-canary-4f1c9a77e2b0"
 
@@ -356,7 +357,7 @@ def test_a_failed_list_lets_waits_poll_alone_for_a_while():
     assert board.ask("a", 0.0, seen=-1.0)[0] == "list"
     board.list_failed(0.0, permanent=False)
     assert board.ask("a", 1.0, seen=-1.0)[0] == "own"
-    assert board.ask("a", budget.BOARD_QUIET + 1, seen=-1.0)[0] == "list"
+    assert board.ask("a", polling.BOARD_QUIET + 1, seen=-1.0)[0] == "list"
 
 
 def test_the_board_pages_for_every_wait():

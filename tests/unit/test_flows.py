@@ -476,7 +476,7 @@ def _page(reply_):
 
 
 def test_a_wait_answered_from_a_list_it_fetched_for_every_wait():
-    from sora_nb.budget import Board
+    from sora_nb.polling import Board
 
     board = Board()
     board.join("video_b", 0.0)
@@ -507,7 +507,7 @@ def test_a_wait_answered_from_a_list_it_fetched_for_every_wait():
 
 
 def test_a_wait_alone_polls_its_own_job():
-    from sora_nb.budget import Board
+    from sora_nb.polling import Board
 
     board = Board()
     clock = Clock(1000.0)

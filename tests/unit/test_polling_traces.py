@@ -76,9 +76,9 @@ class Recorder:
         self.calls.append(("observe", now, progress))
         self.inner.observe(now, progress)
 
-    def next_delay(self, now, *, hint=None, deadline=None):
+    def next_delay(self, now, *, hint=None, deadline=None, failures=0):
         self.calls.append(("next_delay", now))
-        return self.inner.next_delay(now, hint=hint, deadline=deadline)
+        return self.inner.next_delay(now, hint=hint, deadline=deadline, failures=failures)
 
 
 def wait_on_trace(schedule, trace):
